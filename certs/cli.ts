@@ -1,0 +1,3 @@
+import { notYetBuilt } from '../core/cli.ts';
+
+export const command = notYetBuilt('certs', `usage: nodegate certs renew --data DIR [--force]`);

@@ -1,0 +1,3 @@
+import { notYetBuilt } from '../../core/cli.ts';
+
+export const command = notYetBuilt('demo', `usage: nodegate demo`);

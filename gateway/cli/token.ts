@@ -1,0 +1,3 @@
+import { notYetBuilt } from '../../core/cli.ts';
+
+export const command = notYetBuilt('token', `usage: nodegate token create|list|revoke --data DIR`);

@@ -1,0 +1,3 @@
+import { notYetBuilt } from '../core/cli.ts';
+
+export const command = notYetBuilt('tor', `usage: nodegate tor client add|list|remove --data DIR`);
