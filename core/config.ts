@@ -64,3 +64,22 @@ export async function saveConfigFile<S extends TSchema>(schema: S, path: string,
   parseConfig(schema, value, 'the config about to be written');
   await writeJsonAtomic(path, value, { mode: 0o600 });
 }
+
+/**
+ * Loads one top-level section of a JSON config file against that section's schema, so that each
+ * part (certs, tor, reachability) reads its own part of `DATA/config.json` without knowing the rest.
+ * A missing section yields the schema's defaults when `optional`, else NG_CONFIG_MISSING.
+ */
+export async function loadConfigSection<S extends TSchema>(schema: S, path: string, key: string, missingHint: string): Promise<Static<S>> {
+  const raw = await readFileIfExists(path);
+  if (raw === undefined) throw new NodegateError('NG_CONFIG_MISSING', `No config at ${path}. ${missingHint}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON (${(err as Error).message}). Fix the file or re-create it with \`nodegate init\`.`, { cause: err });
+  }
+  const section = (parsed as Record<string, unknown> | null)?.[key];
+  if (section === undefined) throw new NodegateError('NG_CONFIG_MISSING', `${path} has no "${key}" section. ${missingHint}`);
+  return parseConfig(schema, section, `${path} ("${key}")`);
+}
