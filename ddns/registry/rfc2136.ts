@@ -9,7 +9,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
-import { NodegateError } from '../../core/errors.ts';
+import { isNodegateError, NodegateError } from '../../core/errors.ts';
 import { DEVICE_RECORD_TTL_S, type BackendCallOptions, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
 import { tcpRequest, type DnsServerAddress } from '../dns-client.ts';
 import { buildUpdate, OPCODE_UPDATE, type UpdateOperation } from '../dns-update.ts';
@@ -102,9 +102,15 @@ export class Rfc2136Backend implements DnsBackend {
     );
     const opcode = (reply[2]! >> 3) & 0xf;
     if (opcode !== OPCODE_UPDATE) throw new NodegateError('NG_DNS_MALFORMED', `${peer} answered an UPDATE with opcode ${opcode}: it is not a DNS server that supports RFC 2136`);
-    // The TSIG first: an unsigned or forged "NOERROR" must not be believed.
-    verifyMessage(reply, tsig, { requestMac: signed.mac, now, peer });
     const rcode = reply[3]! & 0xf;
+    // The TSIG first: an unsigned or forged "NOERROR" must not be believed. An unsigned failure
+    // (Knot answers NOTAUTH unsigned for a zone it does not serve) is reported as that failure:
+    // believing it cannot make us think a change was applied.
+    try {
+      verifyMessage(reply, tsig, { requestMac: signed.mac, now, peer });
+    } catch (err) {
+      if (!(isNodegateError(err, 'NG_DNS_TSIG_MISSING') && rcode !== 0)) throw err;
+    }
     if (rcode === 0) return;
     const name = RCODE_NAMES[rcode] ?? String(rcode);
     if (rcode === 5 || rcode === 9 || rcode === 10) {
