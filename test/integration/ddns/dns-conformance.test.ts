@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Answer } from 'dns-packet';
-import { queryDns, rdataText, type DnsAnswer, type DnsServerAddress } from '../../../ddns/dns-client.ts';
+import { authoritativeServers, queryDns, rdataText, type DnsAnswer, type DnsServerAddress } from '../../../ddns/dns-client.ts';
 import type { DeviceRecordSet, DnsBackend } from '../../../ddns/registry/dns-backend.ts';
 import { startEmbeddedDns } from '../../../ddns/registry/dns/server.ts';
 import { Rfc2136Backend } from '../../../ddns/registry/rfc2136.ts';
@@ -158,6 +158,12 @@ describe.each(targets)('DNS conformance: $name', ({ start }) => {
     expect(lines(ns.answers)).toEqual([`${ZONE} 3600 NS ns1.${ZONE}`, `${ZONE} 3600 NS ns2.example.org`]);
     expect(lines(ns.additionals)).toEqual([`ns1.${ZONE} 3600 A 127.0.0.1`]);
     expect(lines((await q(`ns1.${ZONE}`, 'A')).answers)).toEqual([`ns1.${ZONE} 3600 A 127.0.0.1`]);
+  });
+
+  it('lists its authoritative servers with their glue addresses (what certs/ asks)', async () => {
+    // ns2.example.org is outside the zone: the server refuses to resolve it, so it has no address here.
+    expect(await authoritativeServers(ZONE, t.server)).toEqual([{ name: `ns1.${ZONE}`, host: '127.0.0.1', port: t.server.port }]);
+    await expect(authoritativeServers('example.org', t.server)).rejects.toMatchObject({ code: 'NG_DNS_ZONE_UNKNOWN' });
   });
 
   it('serves the TXT of an acme-dns account at its own name', async () => {
