@@ -129,7 +129,7 @@ export class Zone {
   putDevice(set: DeviceRecordSet): { group: string; changed: boolean } {
     const built = this.buildDevice(set);
     const group = wireKey(set.id).slice(0, -1);
-    const fingerprint = JSON.stringify([...built].map(([k, n]) => [k, [...n.values()].map((r) => [r.type, r.ttl, r.rdatas])]));
+    const fingerprint = JSON.stringify([set.kind ?? 'device', set.ipv4, set.ipv6, set.lan, set.acmeTxt]);
     const old = this.deviceNames.get(group);
     if (old && old.fingerprint === fingerprint) return { group, changed: false };
     if (old) for (const name of old.names) this.removeNode(name);

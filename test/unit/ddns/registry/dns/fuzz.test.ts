@@ -141,13 +141,16 @@ describe(`embedded DNS fuzzing (seed ${SEED})`, () => {
     sock.setRecvBufferSize(8 * 1024 * 1024);
     const c: Check = { replies: 0, problems: [] };
     const port = dns.address().udpPort;
+    const sentById = new Map<number, Buffer>();
     try {
       for (let sent = 0; sent < UDP_PACKETS; sent += BATCH) {
-        const batch = new Map<number, Buffer>();
+        const batch: Buffer[] = [];
         for (let i = 0; i < BATCH; i++) {
           const p = mutate();
-          if (p.length >= 2) p.writeUInt16BE(i, 0); // unique id per batch to pair replies
-          batch.set(i, p);
+          // A unique id over the whole run pairs each reply, even a late one, with its query.
+          if (p.length >= 2) p.writeUInt16BE(sent + i, 0);
+          sentById.set(sent + i, p);
+          batch.push(p);
         }
         await new Promise<void>((resolve) => {
           let quiet: NodeJS.Timeout | undefined;
@@ -159,12 +162,12 @@ describe(`embedded DNS fuzzing (seed ${SEED})`, () => {
             resolve();
           }
           const onMessage = (m: Buffer) => {
-            checkReply(batch.get(m.readUInt16BE(0)), m, false, c);
+            checkReply(sentById.get(m.readUInt16BE(0)), m, false, c);
             clearTimeout(quiet);
             quiet = setTimeout(done, QUIET_MS);
           };
           sock.on('message', onMessage);
-          for (const p of batch.values()) sock.send(p, port, '127.0.0.1');
+          for (const p of batch) sock.send(p, port, '127.0.0.1');
           quiet = setTimeout(done, QUIET_MS * 5);
         });
       }
