@@ -146,7 +146,7 @@ const devicesPlugin = fp(
         const { device, created } = ctx.store.upsertDevice(id, body.publicKey.x, hashSecret(updateSecret), ctx.now());
         ctx.verifier.forget(id);
         if (created) await ctx.publisher.publish(id);
-        req.log.info({ id, created }, 'device registered');
+        ctx.log.info({ id, created }, 'device registered');
         return reply.code(created ? 201 : 200).send({ ...deviceResponse(ctx.zone, device), updateSecret });
       },
     );
@@ -248,7 +248,8 @@ export interface ApiOptions {
 
 /** Builds the API (not listening yet). */
 export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): Promise<FastifyInstance> {
-  const fastifyLogger: FastifyBaseLogger = ctx.log;
+  // Per-request lines (info) would dominate the log at update rates; fastify logs warnings and up.
+  const fastifyLogger: FastifyBaseLogger = ctx.log.child({ component: 'api' }, { level: ctx.log.levelVal > 40 ? ctx.log.level : 'warn' });
   const app = Fastify({
     loggerInstance: fastifyLogger,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -256,7 +257,6 @@ export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): 
     trustProxy: options.trustProxy ?? false,
     // Reject unknown keys instead of silently dropping them; no type coercion of JSON bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-    disableRequestLogging: true,
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const coded = toNodegateError(err);
