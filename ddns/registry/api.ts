@@ -145,7 +145,13 @@ const devicesPlugin = fp(
         const updateSecret = randomBytes(32).toString('base64url');
         const { device, created } = ctx.store.upsertDevice(id, body.publicKey.x, hashSecret(updateSecret), ctx.now());
         ctx.verifier.forget(id);
-        if (created) await ctx.publisher.publish(id);
+        if (created) {
+          // A new device has no records yet: a backend failure here only delays its empty set,
+          // which the publisher retries; the registration itself stands.
+          await ctx.publisher.publish(id).catch((err: unknown) => {
+            if (!isNodegateError(err, 'NG_REG_UNAVAILABLE')) throw err;
+          });
+        }
         ctx.log.info({ id, created }, 'device registered');
         return reply.code(created ? 201 : 200).send({ ...deviceResponse(ctx.zone, device), updateSecret });
       },
