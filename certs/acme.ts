@@ -174,7 +174,14 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
         backoffMax: POLL_MAX_MS,
         ...(config.eab ? { externalAccountBinding: config.eab } : {}),
       });
-      await client.createAccount({ termsOfServiceAgreed: true, ...(config.email ? { contact: [`mailto:${config.email}`] } : {}) });
+      // A kept key first asks for its existing account (RFC 8555 §7.3.1 onlyReturnExisting): re-sending
+      // the creation payload to an existing account is an "update" some CAs (pebble) refuse.
+      try {
+        await client.createAccount({ onlyReturnExisting: true });
+      } catch {
+        problems.length = 0; // accountDoesNotExist is the expected answer for a new key
+        await client.createAccount({ termsOfServiceAgreed: true, ...(config.email ? { contact: [`mailto:${config.email}`] } : {}) });
+      }
       options.signal?.throwIfAborted();
       const order = await client.createOrder({ identifiers: options.names.map((value) => ({ type: 'dns', value })) });
       const authorizations = await client.getAuthorizations(order);
