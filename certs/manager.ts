@@ -198,7 +198,7 @@ export class CertificateService implements TlsContextSource {
       const retryAfterMs = isNodegateError(err) && typeof err.details?.retryAfterSeconds === 'number' ? err.details.retryAfterSeconds * 1000 : undefined;
       const delay = backoffDelay(this.#failures, this.#o.acme.backoffMinMs, this.#o.acme.backoffMaxMs, this.#random, retryAfterMs);
       this.#schedule(delay);
-      await this.#writeState().catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not write the certificate state file'));
+      await this.#writeState().catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not write the certificate state file')); // now with nextRenewal
     }
   }
 
@@ -262,6 +262,7 @@ export class CertificateService implements TlsContextSource {
       this.#failures++;
       this.#lastError = { code: coded.code, message: coded.message, at: new Date(this.#now()).toISOString() };
       logger.error({ code: coded.code }, `certificate renewal failed: ${coded.message}`);
+      await this.#writeState().catch((e: unknown) => logger.warn({ err: e }, 'could not write the certificate state file'));
       throw coded;
     } finally {
       await lock.release().catch((e: unknown) => logger.warn({ err: e }, 'could not release the renewal lock'));
