@@ -58,7 +58,7 @@ export function layout(ctx: PageContext, title: string, body: SafeHtml): string 
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · nodegate</title>
 <link rel="stylesheet" href="${ctx.styleHref}">
 </head>

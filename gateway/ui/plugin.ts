@@ -72,7 +72,8 @@ export const ERROR_CODE_HEADER = 'x-nodegate-error';
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': OWNER_CSP,
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // not no-referrer: with it chromium sends `Origin: null` on same-origin form posts
+  'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
@@ -187,7 +188,8 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
         const site = req.headers['sec-fetch-site'];
         if (site === 'cross-site' || site === 'same-site') return true;
         const origin = req.headers.origin;
-        if (origin === undefined) return false;
+        // `null` is what privacy settings or a no-referrer policy make a browser send: no signal
+        if (origin === undefined || origin === 'null') return false;
         try {
           return new URL(origin).host !== req.headers.host;
         } catch {
