@@ -48,15 +48,15 @@ beforeAll(async () => {
 afterAll(async () => {
   // each step runs even if an earlier one fails; the first failure is rethrown
   const steps = [() => browser?.close(), () => app?.close(), () => deps?.close(), () => lnd?.close(), () => rm(dataDir, { recursive: true, force: true })];
-  let first: unknown;
+  let first: Error | undefined;
   for (const step of steps) {
     try {
       await step();
     } catch (err) {
-      first ??= err;
+      first ??= err instanceof Error ? err : new Error('cleanup step failed', { cause: err });
     }
   }
-  if (first) throw first instanceof Error ? first : new Error(String(first));
+  if (first) throw first;
 });
 
 async function phoneContext(locale: string, javaScriptEnabled: boolean): Promise<BrowserContext> {
