@@ -407,12 +407,12 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
       };
 
       app.get('/setup', (req, reply) => {
-        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_SCOPE', 'setup.notHere');
+        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_PATH_FORBIDDEN', 'setup.notHere');
         return renderSetup(req, reply, 200);
       });
 
       app.post('/setup', async (req, reply) => {
-        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_SCOPE', 'setup.notHere');
+        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_PATH_FORBIDDEN', 'setup.notHere');
         const form = formOf(req);
         try {
           if (crossSite(req)) throw new NodegateError('NG_GW_CSRF', 'cross-site form post', { status: 403 });
