@@ -177,8 +177,8 @@ ${
 }
 
 export const SCOPES: readonly TokenScope[] = ['readonly', 'invoice', 'admin'];
-/** Token lifetimes offered by the pairing form, in seconds (undefined: until revoked). */
-export const TTL_CHOICES = { '30d': 30 * 86_400, '1y': 365 * 86_400, never: undefined } as const;
+/** Token lifetimes offered by the pairing form, in seconds (10 years is the gateway's maximum). */
+export const TTL_CHOICES = { '30d': 30 * 86_400, '1y': 365 * 86_400, '10y': 10 * 365 * 86_400 } as const;
 export type TtlChoice = keyof typeof TTL_CHOICES;
 
 export interface CreatedPairing {
@@ -227,9 +227,9 @@ ${opts.onionAvailable ? html`<div class="choice"><input type="checkbox" id="onio
 <p class="token-name">${tok.name}</p>
 <dl><dt>${t(lang, 'tokens.scope')}</dt><dd>${t(lang, `scope.${tok.scope}`)}</dd>
 <dt>${t(lang, 'tokens.created')}</dt><dd>${formatDate(lang, tok.createdAt)}</dd>
-<dt>${t(lang, 'tokens.expires')}</dt><dd>${tok.revoked ? t(lang, 'tokens.revokedState') : tok.expiresAt ? formatDate(lang, tok.expiresAt) : t(lang, 'tokens.never')}</dd></dl>
+<dt>${t(lang, 'tokens.expires')}</dt><dd>${tok.revokedAt ? t(lang, 'tokens.revokedState') : tok.expiresAt ? formatDate(lang, tok.expiresAt) : t(lang, 'tokens.never')}</dd></dl>
 ${
-  tok.revoked
+  tok.revokedAt
     ? ''
     : html`<form method="post" action="${prefix}/tokens/revoke">${csrfField(ctx)}<input type="hidden" name="id" value="${tok.id}"><button type="submit" class="danger" aria-label="${t(lang, 'tokens.revokeLabel', { name: tok.name })}">${t(lang, 'tokens.revoke')}</button></form>`
 }

@@ -110,14 +110,21 @@ const DONE_MESSAGES: Record<string, MessageKey> = {
   'setup-done': 'setup.done',
 };
 
+/** Failure codes of an upstream that did not answer in time (undici, AbortSignal.timeout). */
+const TIMEOUT_CAUSES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'TimeoutError', 'ABORT_ERR']);
+
 function unlockErrorKey(err: unknown): { key: MessageKey; status: number; code: string } {
   const code = isNodegateError(err) ? err.code : undefined;
-  if (code === 'NG_GW_WALLET_UNLOCK') return { key: 'unlock.wrong', status: 400, code };
-  if (code === 'NG_GW_UPSTREAM_UNREACHABLE' || code === 'NG_GW_UPSTREAM_TLS') return { key: 'unlock.unreachable', status: 502, code };
   const name = err instanceof Error ? err.name : '';
-  if (code === 'NG_GW_UPSTREAM_TIMEOUT' || code === 'NG_TIMEOUT' || code === 'NG_ABORTED' || name === 'TimeoutError' || name === 'AbortError') {
-    return { key: 'unlock.timeout', status: 504, code: code ?? 'NG_GW_UPSTREAM_TIMEOUT' };
+  const cause = isNodegateError(err) ? err.details?.cause : undefined;
+  const timedOut =
+    code === 'NG_GW_UPSTREAM_TIMEOUT' || code === 'NG_TIMEOUT' || code === 'NG_ABORTED' || name === 'TimeoutError' || name === 'AbortError' || (typeof cause === 'string' && TIMEOUT_CAUSES.has(cause));
+  if (timedOut) return { key: 'unlock.timeout', status: 504, code: code ?? 'NG_GW_UPSTREAM_TIMEOUT' };
+  if (code === 'NG_GW_WALLET_UNLOCK') {
+    // the gateway raises it with 502 when LND did not answer, 400 when LND said no
+    return (err as NodegateError).status !== undefined && (err as NodegateError).status! >= 500 ? { key: 'unlock.unreachable', status: 502, code } : { key: 'unlock.wrong', status: 400, code };
   }
+  if (code === 'NG_GW_UPSTREAM_UNREACHABLE' || code === 'NG_GW_UPSTREAM_TLS' || code === 'NG_GW_MACAROON_MISSING') return { key: 'unlock.unreachable', status: 502, code };
   return { key: 'error.internal', status: 500, code: code ?? 'NG_INTERNAL' };
 }
 
@@ -371,7 +378,8 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
         const name = (form.name ?? '').trim();
         const scope = form.scope as TokenScope;
         const ttl = (form.ttl ?? '30d') as TtlChoice;
-        if (name === '' || name.length > MAX_TOKEN_NAME_CHARS || !SCOPES.includes(scope) || !(ttl in TTL_CHOICES)) {
+        // eslint-disable-next-line no-control-regex -- control characters are what is refused
+        if (name === '' || name.length > MAX_TOKEN_NAME_CHARS || /[\u0000-\u001f\u007f]/.test(name) || !SCOPES.includes(scope) || !Object.hasOwn(TTL_CHOICES, ttl)) {
           reply.header(ERROR_CODE_HEADER, 'NG_GW_BAD_REQUEST');
           return renderPair(req, reply, ok.session, 400, { notice: { kind: 'error', text: t(lang, 'pair.nameRequired'), code: 'NG_GW_BAD_REQUEST' } });
         }
@@ -381,8 +389,7 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
           reply.header(ERROR_CODE_HEADER, 'NG_GW_BAD_REQUEST');
           return renderPair(req, reply, ok.session, 400, { notice: { kind: 'error', text: t(lang, 'pair.noOnion'), code: 'NG_GW_BAD_REQUEST' } });
         }
-        const ttlSeconds = TTL_CHOICES[ttl];
-        const created = await deps.createToken({ scope, name, ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) });
+        const created = await deps.createToken({ scope, name, ttlSeconds: TTL_CHOICES[ttl] });
         // Over Tor the served certificate does not name the .onion host, so the wallet must pin it.
         const certPem = onion || !where.publiclyTrusted ? where.certPem : undefined;
         const uri = lndconnectUri({ host: onion ? where.onionHost! : where.host, port: where.port, token: created.token, ...(certPem ? { certPem } : {}) });
@@ -407,12 +414,12 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
       };
 
       app.get('/setup', (req, reply) => {
-        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_SCOPE', 'setup.notHere');
+        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_PATH_FORBIDDEN', 'setup.notHere');
         return renderSetup(req, reply, 200);
       });
 
       app.post('/setup', async (req, reply) => {
-        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_SCOPE', 'setup.notHere');
+        if (!setupAllowed(req)) return refuse(req, reply, 403, 'NG_GW_PATH_FORBIDDEN', 'setup.notHere');
         const form = formOf(req);
         try {
           if (crossSite(req)) throw new NodegateError('NG_GW_CSRF', 'cross-site form post', { status: 403 });

@@ -83,7 +83,7 @@ export const de: Messages = {
   'pair.ttl': 'Gültig für',
   'ttl.30d': '30 Tage',
   'ttl.1y': '1 Jahr',
-  'ttl.never': 'bis zum Widerruf',
+  'ttl.10y': '10 Jahre',
   'pair.onion': 'Über Tor verbinden (Onion-Adresse)',
   'pair.submit': 'Erstellen und Code zeigen',
   'pair.scanNow': 'Scannen Sie diesen Code jetzt mit der Wallet. Er wird nur einmal gezeigt: Wenn Sie die Seite verlassen, ist er weg.',

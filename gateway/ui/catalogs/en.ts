@@ -84,7 +84,7 @@ export const en = {
   'pair.ttl': 'Valid for',
   'ttl.30d': '30 days',
   'ttl.1y': '1 year',
-  'ttl.never': 'until revoked',
+  'ttl.10y': '10 years',
   'pair.onion': 'Connect over Tor (onion address)',
   'pair.submit': 'Create and show the code',
   'pair.scanNow': 'Scan this code with the wallet now. It is shown only once: leaving this page hides it for good.',

@@ -83,7 +83,7 @@ export const es: Messages = {
   'pair.ttl': 'Válida durante',
   'ttl.30d': '30 días',
   'ttl.1y': '1 año',
-  'ttl.never': 'hasta revocarla',
+  'ttl.10y': '10 años',
   'pair.onion': 'Conectar por Tor (dirección onion)',
   'pair.submit': 'Crear y mostrar el código',
   'pair.scanNow': 'Escanee este código con la billetera ahora. Solo se muestra una vez: al salir de esta página desaparece.',

@@ -83,7 +83,7 @@ export const fr: Messages = {
   'pair.ttl': 'Valable',
   'ttl.30d': '30 jours',
   'ttl.1y': '1 an',
-  'ttl.never': 'jusqu’à révocation',
+  'ttl.10y': '10 ans',
   'pair.onion': 'Se connecter via Tor (adresse onion)',
   'pair.submit': 'Créer et afficher le code',
   'pair.scanNow': 'Scannez ce code avec le portefeuille maintenant. Il n’est affiché qu’une fois : en quittant cette page, il disparaît.',

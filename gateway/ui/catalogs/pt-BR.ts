@@ -83,7 +83,7 @@ export const ptBR: Messages = {
   'pair.ttl': 'Válida por',
   'ttl.30d': '30 dias',
   'ttl.1y': '1 ano',
-  'ttl.never': 'até ser revogada',
+  'ttl.10y': '10 anos',
   'pair.onion': 'Conectar pelo Tor (endereço onion)',
   'pair.submit': 'Criar e mostrar o código',
   'pair.scanNow': 'Escaneie este código com a carteira agora. Ele só aparece uma vez: ao sair desta página, some.',
