@@ -68,6 +68,8 @@ export interface World {
   flushMappings(): void;
   /** The ISP hands the outermost NAT a new WAN address (same /24). */
   changeWanAddress(address: string): void;
+  /** What the router's miniupnpd printed so far (for failure messages). */
+  miniupnpdOutput(): string;
   /** `upnpc -l`-style view from the router's side: the nft ruleset of miniupnpd's chains. */
   routerRuleset(): string;
   destroy(): Promise<void>;
@@ -220,6 +222,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
       }
       outerWan = address;
     },
+    miniupnpdOutput: () => miniupnpd?.output() ?? '',
     routerRuleset() {
       return inNs(ns.router, 'nft', ['list', 'table', 'inet', 'filter']);
     },
