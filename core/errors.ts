@@ -38,7 +38,11 @@ export type RegistryErrorCode =
   | 'NG_REG_ADDRESS_SPECIAL'
   | 'NG_REG_TXT_INVALID'
   | 'NG_REG_PROBE_FAILED'
-  | 'NG_REG_UNAVAILABLE';
+  | 'NG_REG_UNAVAILABLE'
+  | 'NG_REG_TOKEN_INVALID' // malformed JWT, wrong alg, bad signature, wrong audience
+  | 'NG_REG_TOKEN_LIFETIME' // exp - iat above MAX_DEVICE_JWT_LIFETIME_S
+  | 'NG_REG_NOT_FOUND' // no such route
+  | 'NG_REG_PROTOCOL'; // the registry answered something the client cannot read
 
 /** Codes raised by DNS: the embedded server, wire parsing, RFC 2136 + TSIG. */
 export type DnsErrorCode =

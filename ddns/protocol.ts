@@ -48,7 +48,12 @@ export const Ed25519PublicJwk = Type.Object(
 );
 export type Ed25519PublicJwk = Static<typeof Ed25519PublicJwk>;
 
-export const NonceResponse = Type.Object({ nonce: Type.String(), expiresAt: Type.String() });
+export const NonceResponse = Type.Object({
+  nonce: Type.String(),
+  expiresAt: Type.String(),
+  /** The registry's zone: the device signs `registrationMessage(nonce, zone)`. */
+  zone: Type.String(),
+});
 export type NonceResponse = Static<typeof NonceResponse>;
 
 export const RegisterRequest = Type.Object(
@@ -159,6 +164,23 @@ export const ProbeResponse = Type.Object({
   ),
 });
 export type ProbeResponse = Static<typeof ProbeResponse>;
+
+/** acme-dns `POST /register` body (optional) and answer (https://github.com/joohoi/acme-dns#api). */
+export const AcmeDnsRegisterRequest = Type.Object({ allowfrom: Type.Optional(Type.Array(Type.String({ maxLength: 49 }), { maxItems: 16 })) });
+export const AcmeDnsRegisterResponse = Type.Object({
+  username: Type.String(),
+  password: Type.String(),
+  fulldomain: Type.String(),
+  subdomain: Type.String(),
+  allowfrom: Type.Array(Type.String()),
+});
+export type AcmeDnsRegisterResponse = Static<typeof AcmeDnsRegisterResponse>;
+/** acme-dns `POST /update` body (headers X-Api-User, X-Api-Key). */
+export const AcmeDnsUpdateRequest = Type.Object({
+  subdomain: Type.String({ maxLength: 64 }),
+  txt: Type.String({ maxLength: 64 }),
+});
+export type AcmeDnsUpdateRequest = Static<typeof AcmeDnsUpdateRequest>;
 
 export const ErrorResponse = Type.Object({
   error: Type.Object({
