@@ -13,7 +13,12 @@
  *
  * Errors are `{ error: { code, message, details? } }` with a stable `code` (see core/errors.ts).
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
+import { isIPv4, isIPv6 } from 'node:net';
+
+// TypeBox's Value.Check knows no formats until registered (fastify's Ajv has its own, ajv-formats).
+if (!FormatRegistry.Has('ipv4')) FormatRegistry.Set('ipv4', (v) => isIPv4(v));
+if (!FormatRegistry.Has('ipv6')) FormatRegistry.Set('ipv6', (v) => isIPv6(v));
 
 /** Longest lifetime the registry accepts for a device JWT, in seconds. */
 export const MAX_DEVICE_JWT_LIFETIME_S = 60;

@@ -17,7 +17,7 @@ import { NodegateError } from '../../core/errors.ts';
 import { AcmeDnsRegisterRequest, AcmeDnsRegisterResponse, AcmeDnsUpdateRequest, ErrorResponse } from '../protocol.ts';
 import { CidrSet } from './addresses.ts';
 import { hashSecret, secretMatches } from './auth.ts';
-import { sourceAddress, type RegistryContext } from './api.ts';
+import { limitHook, sourceAddress, type RegistryContext } from './api.ts';
 import type { DeviceRecordSet } from './dns-backend.ts';
 import type { StoredAcmeAccount } from './store.ts';
 import { Type } from '@sinclair/typebox';
@@ -34,14 +34,14 @@ function forbidden(): NodegateError {
 }
 
 export const acmeDnsPlugin = fp(
-  async (app: FastifyInstance, { ctx }: { ctx: RegistryContext }) => {
+  (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
     app.post<{ Body: { allowfrom?: string[] } | undefined }>(
       '/register',
       {
-        onRequest: async (req) => ctx.limits.register.take(sourceAddress(req)),
+        onRequest: limitHook(ctx.limits.register),
         schema: { tags: ['acme-dns'], summary: 'acme-dns: create an account', body: Type.Optional(AcmeDnsRegisterRequest), response: { 201: AcmeDnsRegisterResponse, '4xx': ErrorResponse } },
       },
-      async (req, reply) => {
+      (req, reply) => {
         const allowfrom = req.body?.allowfrom ?? [];
         try {
           new CidrSet(allowfrom);
@@ -70,8 +70,16 @@ export const acmeDnsPlugin = fp(
     app.post<{ Body: AcmeDnsUpdateRequest }>(
       '/update',
       {
-        onRequest: async (req) => ctx.limits.api.take(sourceAddress(req)),
-        preValidation: async (req) => void authenticate(req),
+        onRequest: limitHook(ctx.limits.api),
+        preValidation: (req, _reply, next) => {
+          try {
+            authenticate(req);
+          } catch (err) {
+            next(err as Error);
+            return;
+          }
+          next();
+        },
         schema: { tags: ['acme-dns'], summary: 'acme-dns: set a TXT value (the older of two is replaced)', body: AcmeDnsUpdateRequest, response: { 200: Type.Object({ txt: Type.String() }), '4xx': ErrorResponse, '5xx': ErrorResponse } },
       },
       async (req) => {
@@ -87,7 +95,8 @@ export const acmeDnsPlugin = fp(
       },
     );
 
-    app.get('/health', { schema: { tags: ['acme-dns'], summary: 'acme-dns: liveness' } }, async (_req, reply) => reply.code(200).send());
+    app.get('/health', { schema: { tags: ['acme-dns'], summary: 'acme-dns: liveness' } }, (_req, reply) => reply.code(200).send());
+    done();
   },
   { name: 'nodegate-registry-acme-dns', fastify: '5.x' },
 );

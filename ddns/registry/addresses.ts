@@ -61,6 +61,7 @@ function blockList(cidrs: readonly string[], family: 'ipv4' | 'ipv6'): BlockList
   return list;
 }
 
+const IPV4_MAPPED = blockList(['::ffff:0:0/96'], 'ipv6');
 const SPECIAL = { ipv4: blockList(SPECIAL_IPV4, 'ipv4'), ipv6: blockList(SPECIAL_IPV6, 'ipv6') };
 const LAN = { ipv4: blockList(PRIVATE_LAN_IPV4, 'ipv4'), ipv6: blockList(PRIVATE_LAN_IPV6, 'ipv6') };
 
@@ -122,7 +123,9 @@ export class AddressPolicy {
         details: { field: family },
       });
     }
-    if (isSpecialPurpose(address) && !this.allowed.has(address)) {
+    // IPv4-mapped IPv6 is never published (even when its IPv4 range is allowed): send it as ipv4.
+    const mapped = family === 'ipv6' && IPV4_MAPPED.check(address, 'ipv6');
+    if (mapped || (isSpecialPurpose(address) && !this.allowed.has(address))) {
       throw new NodegateError(
         'NG_REG_ADDRESS_SPECIAL',
         `${address} is in a special-purpose range (private, loopback, link-local, CGNAT, documentation or multicast) and cannot be a public record; send the public address (or the operator allows the range with --allow-address).`,

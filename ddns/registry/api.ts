@@ -5,7 +5,7 @@
  * schemas of ddns/protocol.ts). Errors are `{ error: { code, message, details? } }` with a status.
  */
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyError, type FastifyBaseLogger, type onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
@@ -77,6 +77,19 @@ export function sourceAddress(req: FastifyRequest): string {
   return normalizeSourceAddress(req.ip);
 }
 
+/** An onRequest hook taking one token of `limiter` for the source address (429 NG_REG_RATE_LIMITED when empty). */
+export function limitHook(limiter: TokenBucketLimiter): onRequestHookHandler {
+  return (req, _reply, done) => {
+    try {
+      limiter.take(sourceAddress(req));
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  };
+}
+
 /** Commits new records for a device when they differ, then publishes them. */
 export async function changeRecords(ctx: RegistryContext, device: StoredDevice, next: DeviceRecordFields): Promise<{ device: StoredDevice; changed: boolean }> {
   const same =
@@ -107,14 +120,12 @@ const errorResponses = { '4xx': ErrorResponse, '5xx': ErrorResponse };
 const bearer = [{ deviceJwt: [] }];
 
 const devicesPlugin = fp(
-  async (app: FastifyInstance, { ctx }: { ctx: RegistryContext }) => {
-    const registerLimit = (req: FastifyRequest) => ctx.limits.register.take(sourceAddress(req));
-    const apiLimit = (req: FastifyRequest) => ctx.limits.api.take(sourceAddress(req));
+  (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
 
     app.post(
       '/v1/nonce',
-      { onRequest: async (req) => registerLimit(req), schema: { tags: ['devices'], summary: 'A single-use registration nonce', response: { 200: NonceResponse, ...errorResponses } } },
-      async () => {
+      { onRequest: limitHook(ctx.limits.register), schema: { tags: ['devices'], summary: 'A single-use registration nonce', response: { 200: NonceResponse, ...errorResponses } } },
+      () => {
         const { nonce, expiresAt } = ctx.nonces.issue();
         return { nonce, expiresAt: new Date(expiresAt).toISOString(), zone: ctx.zone };
       },
@@ -123,7 +134,7 @@ const devicesPlugin = fp(
     app.post<{ Body: RegisterRequest }>(
       '/v1/devices',
       {
-        onRequest: async (req) => registerLimit(req),
+        onRequest: limitHook(ctx.limits.register),
         schema: { tags: ['devices'], summary: 'Register a device key (or re-register: same name, fresh update secret)', body: RegisterRequest, response: { 200: RegisterResponse, 201: RegisterResponse, ...errorResponses } },
       },
       async (req, reply) => {
@@ -142,14 +153,14 @@ const devicesPlugin = fp(
 
     app.get<{ Params: { id: string } }>(
       '/v1/devices/:id',
-      { onRequest: async (req) => apiLimit(req), schema: { tags: ['devices'], summary: "The device's name and records", params: IdParams, security: bearer, response: { 200: DeviceResponse, ...errorResponses } } },
+      { onRequest: limitHook(ctx.limits.api), schema: { tags: ['devices'], summary: "The device's name and records", params: IdParams, security: bearer, response: { 200: DeviceResponse, ...errorResponses } } },
       async (req) => deviceResponse(ctx.zone, await authenticate(ctx, req)),
     );
 
     app.put<{ Params: { id: string }; Body: AddressUpdateRequest }>(
       '/v1/devices/:id/address',
       {
-        onRequest: async (req) => apiLimit(req),
+        onRequest: limitHook(ctx.limits.api),
         schema: { tags: ['devices'], summary: 'Set the public and LAN addresses ("auto" = the source address of this request)', params: IdParams, body: AddressUpdateRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
@@ -176,7 +187,7 @@ const devicesPlugin = fp(
     app.post<{ Params: { id: string }; Body: AcmeTxtRequest }>(
       '/v1/devices/:id/acme-challenge',
       {
-        onRequest: async (req) => apiLimit(req),
+        onRequest: limitHook(ctx.limits.api),
         schema: { tags: ['devices'], summary: `Add a _acme-challenge TXT value (at most ${MAX_ACME_TXT_VALUES} held; a further one drops the oldest)`, params: IdParams, body: AcmeTxtRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
@@ -191,7 +202,7 @@ const devicesPlugin = fp(
     app.delete<{ Params: { id: string }; Body: AcmeTxtRequest }>(
       '/v1/devices/:id/acme-challenge',
       {
-        onRequest: async (req) => apiLimit(req),
+        onRequest: limitHook(ctx.limits.api),
         schema: { tags: ['devices'], summary: 'Remove a _acme-challenge TXT value (absent values are fine)', params: IdParams, body: AcmeTxtRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
@@ -200,6 +211,7 @@ const devicesPlugin = fp(
         return deviceResponse(ctx.zone, stored);
       },
     );
+    done();
   },
   { name: 'nodegate-registry-devices', fastify: '5.x' },
 );
@@ -236,8 +248,9 @@ export interface ApiOptions {
 
 /** Builds the API (not listening yet). */
 export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): Promise<FastifyInstance> {
+  const fastifyLogger: FastifyBaseLogger = ctx.log;
   const app = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: fastifyLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
     trustProxy: options.trustProxy ?? false,
@@ -252,7 +265,7 @@ export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): 
     return reply.code(status).send(coded.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
-    return reply.code(404).send(new NodegateError('NG_REG_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}; see /openapi.json.`).toJSON());
+    return reply.code(404).send(new NodegateError('NG_REG_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0] ?? ''}; see /openapi.json.`).toJSON());
   });
   await app.register(swagger, {
     openapi: {

@@ -30,7 +30,7 @@ function parseBasicAuth(header: string | undefined): { user: string; password: s
 }
 
 export const dyndns2Plugin = fp(
-  async (app: FastifyInstance, { ctx }: { ctx: RegistryContext }) => {
+  (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
     app.get<{ Querystring: { hostname?: string; myip?: string } }>(
       '/nic/update',
       {
@@ -81,6 +81,7 @@ export const dyndns2Plugin = fp(
         return reply.send(hostnames.map(() => answer).join('\n'));
       },
     );
+    done();
   },
   { name: 'nodegate-registry-dyndns2', fastify: '5.x' },
 );

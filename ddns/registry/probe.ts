@@ -15,7 +15,7 @@ import { Type } from '@sinclair/typebox';
 import { NodegateError } from '../../core/errors.ts';
 import { ErrorResponse, ProbeRequest, ProbeResponse, WhoamiResponse } from '../protocol.ts';
 import { familyOf } from './addresses.ts';
-import { deviceName, sourceAddress, type RegistryContext } from './api.ts';
+import { deviceName, limitHook, sourceAddress, type RegistryContext } from './api.ts';
 
 /** Longest wait for the TCP connection back to the device, ms: a home router answers in well under 1 s; a silent drop must not hold the request. */
 export const PROBE_CONNECT_TIMEOUT_MS = 5_000;
@@ -95,7 +95,7 @@ export async function probeEndpoint(target: ProbeTarget): Promise<ProbeResponse>
         clearTimeout(timer);
         resolve(Object.assign(t.getPeerCertificate(), { authorizedChain: t.authorized }));
       });
-      t.once('error', (err) => {
+      t.once('error', (err: Error) => {
         clearTimeout(timer);
         reject(err);
       });
@@ -125,13 +125,13 @@ export async function probeEndpoint(target: ProbeTarget): Promise<ProbeResponse>
 }
 
 export const probePlugin = fp(
-  async (app: FastifyInstance, { ctx }: { ctx: RegistryContext }) => {
+  (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
     const trust = ctx.probeCa ? [...rootCertificates, ctx.probeCa] : [...rootCertificates];
 
     app.get(
       '/v1/whoami',
-      { onRequest: async (req) => ctx.limits.api.take(sourceAddress(req)), schema: { tags: ['devices'], summary: "The caller's address as the registry sees it", response: { 200: WhoamiResponse, '4xx': ErrorResponse } } },
-      async (req) => {
+      { onRequest: limitHook(ctx.limits.api), schema: { tags: ['devices'], summary: "The caller's address as the registry sees it", response: { 200: WhoamiResponse, '4xx': ErrorResponse } } },
+      (req) => {
         const address = sourceAddress(req);
         return { address, family: familyOf(address) === 'ipv6' ? 6 : 4 };
       },
@@ -140,7 +140,7 @@ export const probePlugin = fp(
     app.post<{ Params: { id: string }; Body: ProbeRequest }>(
       '/v1/devices/:id/probe',
       {
-        onRequest: async (req) => ctx.limits.api.take(sourceAddress(req)),
+        onRequest: limitHook(ctx.limits.api),
         schema: {
           tags: ['devices'],
           summary: "Connect back to a port at the caller's own address and report reachability and the certificate seen",
@@ -168,6 +168,7 @@ export const probePlugin = fp(
         });
       },
     );
+    done();
   },
   { name: 'nodegate-registry-probe', fastify: '5.x' },
 );

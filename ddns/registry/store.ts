@@ -122,7 +122,7 @@ function parseList(json: string, where: string): string[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
     throw new NodegateError('NG_FILE_CORRUPT', `The registry database holds a malformed list in ${where}.`);
   }
-  return value as string[];
+  return value;
 }
 
 function toDevice(row: DeviceRow): StoredDevice {
