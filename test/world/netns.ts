@@ -66,6 +66,8 @@ export interface World {
   stopMiniupnpd(): Promise<void>;
   /** Deletes every mapping from the router's firewall behind miniupnpd's back (a "router that forgets"). */
   flushMappings(): void;
+  /** The router reboots: miniupnpd stops, its chains and lease file are wiped, it starts again (new HTTP port, new epoch). */
+  rebootRouter(): Promise<void>;
   /** The ISP hands the outermost NAT a new WAN address (same /24). */
   changeWanAddress(address: string): void;
   /** What the router's miniupnpd printed so far (for failure messages). */
@@ -206,6 +208,12 @@ export async function createWorld(options: WorldOptions): Promise<World> {
       for (const chain of ['miniupnpd', 'prerouting_miniupnpd', 'postrouting_miniupnpd']) {
         inNs(ns.router, 'nft', ['flush', 'chain', 'inet', 'filter', chain]);
       }
+    },
+    async rebootRouter() {
+      await world.stopMiniupnpd();
+      world.flushMappings();
+      await rm(join(dir, 'upnp.leases'), { force: true });
+      await world.startMiniupnpd();
     },
     changeWanAddress(address) {
       const n = ns.outer ?? ns.router;
