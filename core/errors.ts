@@ -101,7 +101,11 @@ export type ReachErrorCode =
   | 'NG_NET_PCP'
   | 'NG_NET_MAPPING_REFUSED'
   | 'NG_NET_PUBLIC_IP'
-  | 'NG_NET_MALFORMED';
+  | 'NG_NET_MALFORMED' // a router/STUN reply that does not parse (details.protocol)
+  | 'NG_NET_TIMEOUT' // the router or registry did not answer in time (details.protocol)
+  | 'NG_NET_STUN' // STUN binding failed (RFC 5389)
+  | 'NG_NET_NO_MAPPER' // no UPnP, NAT-PMP or PCP answered on the LAN
+  | 'NG_NET_REGISTRY'; // the registry refused or could not be reached (updates are queued)
 
 /** Codes raised by tor/. */
 export type TorErrorCode =
