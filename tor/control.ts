@@ -441,7 +441,7 @@ export class TorControl extends EventEmitter<TorControlEvents> {
         ? createConnection({ path: target.path })
         : createConnection({ host: target.host, port: target.port });
     await new Promise<void>((resolve, reject) => {
-      const done = (err?: unknown) => {
+      const done = (err?: Error) => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         socket.off('error', onError);

@@ -182,10 +182,11 @@ export class TorAttachment extends ControlHolder {
     return this.open(this.target, this.options.cookieFile, options.signal);
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopping = true;
     this.current?.close();
     this.current = undefined;
+    return Promise.resolve();
   }
 
   protected onLost(err: NodegateError): void {
@@ -271,7 +272,7 @@ export function buildTorrc(dir: string, options: Pick<TorProcessOptions, 'socksP
       : ['ControlPort 127.0.0.1:auto', `ControlPortWriteToFile ${join(dir, 'control-port')}`]),
     'CookieAuthentication 1',
     `CookieAuthFile ${join(dir, 'data', 'control_auth_cookie')}`,
-    socks === 0 ? 'SocksPort 0' : `SocksPort 127.0.0.1:${socks}`,
+    socks === 0 ? 'SocksPort 0' : `SocksPort 127.0.0.1:${socks} ExtendedErrors`,
     'ORPort 0',
     'DirPort 0',
     'RunAsDaemon 0',

@@ -9,7 +9,7 @@
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { connect as netConnect, type Socket } from 'node:net';
 import { SocksClient } from 'socks';
-import { Agent, type Dispatcher, buildConnector } from 'undici';
+import { Agent, type Dispatcher, type buildConnector } from 'undici';
 import { NodegateError, messageOf } from '../core/errors.ts';
 
 /** Building a circuit and reaching an onion can take tens of seconds on a fresh tor. */
@@ -82,7 +82,7 @@ export function createSocksDispatcher(socks: SocksEndpoint, options: { tls?: Con
         }
         const secure = tlsConnect({ socket: raw, servername: opts.servername ?? opts.hostname, ALPNProtocols: ['http/1.1'], ...options.tls });
         secure.once('secureConnect', () => callback(null, secure));
-        secure.once('error', (err) => callback(err, null));
+        secure.once('error', (err: Error) => callback(err, null));
       },
       (err: Error) => callback(err, null),
     );

@@ -86,7 +86,7 @@ async function ensureKeys(nicknames: string[]): Promise<CachedKeys> {
         'tor-gencert',
         ['--create-identity-key', '-m', '12', '-i', join(keys, 'authority_identity_key'), '-s', join(keys, 'authority_signing_key'), '-c', certPath, '--passphrase-fd', '0'],
         { timeout: 30_000 },
-        (err) => (err ? reject(err) : resolveGen()),
+        (err) => (err ? reject(new Error(`tor-gencert failed: ${err.message}`)) : resolveGen()),
       );
       child.stdin?.end('\n');
     });
@@ -207,6 +207,20 @@ export async function startTorNetwork(options: { relays?: number } = {}): Promis
       if (Date.now() > deadline) throw new Error(`tor-network: consensus did not list ${want} usable relays within ${CONSENSUS_TIMEOUT_MS} ms (have ${ready}).\n${authority.process.output().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+    // Relays must hold that consensus too (and have built circuits) before clients come: a client
+    // that extends through a relay without a consensus stalls at 95 % for a long time.
+    for (const relay of [authority, ...relays]) {
+      const c = relay === authority ? authControl : await TorControl.connect({ host: '127.0.0.1', port: relay.controlPort });
+      if (c !== authControl) {
+        controls.push(c);
+        await c.authenticate();
+      }
+      while ((await c.bootstrapProgress()) < 100) {
+        if (Date.now() > deadline) throw new Error(`tor-network: relay ${relay.nickname} did not bootstrap within ${CONSENSUS_TIMEOUT_MS} ms.\n${relay.process.output().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      if (c !== authControl) c.close();
+    }
     const consensusMs = Date.now() - started;
 
     const clients: TorClient[] = [];
@@ -222,7 +236,7 @@ export async function startTorNetwork(options: { relays?: number } = {}): Promis
         const controlPort = await freePort();
         const socksPort = await freePort();
         const torrc = join(tmp.path, `${nickname}.torrc`);
-        await writeFile(torrc, [...common(nickname, dir, controlPort), `SocksPort 127.0.0.1:${socksPort}`, ...extraTorrc].join('\n') + '\n');
+        await writeFile(torrc, [...common(nickname, dir, controlPort), `SocksPort 127.0.0.1:${socksPort} ExtendedErrors`, ...extraTorrc].join('\n') + '\n');
         const proc = startProcess(TOR, ['-f', torrc, '--defaults-torrc', '/dev/null']);
         processes.push(proc);
         await proc.waitFor(/Opened Control listener/, 20_000);
