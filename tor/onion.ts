@@ -153,15 +153,21 @@ export class OnionService {
         this.options.logger?.warn('onion client authorisation is on but no client is authorised yet: add one with `nodegate tor client add NAME`');
       }
       const clientAuthV3 = clients.map((c) => c.publicKey);
+      let serviceId: string;
       try {
-        await control.addOnion({ key: { type: 'ED25519-V3', blob: this.key.torBlob }, ports: this.options.ports, ...(clientAuthV3.length ? { clientAuthV3 } : {}) });
+        ({ serviceId } = await control.addOnion({ key: { type: 'ED25519-V3', blob: this.key.torBlob }, ports: this.options.ports, ...(clientAuthV3.length ? { clientAuthV3 } : {}) }));
       } catch (err) {
         // Already published on this tor (e.g. a second connection, or Detach by an earlier run):
         // replace it so the port mappings and client keys are the current ones.
         if (isNodegateError(err, 'NG_TOR_COMMAND') && /collision/i.test(String(err.details?.text))) {
           await control.delOnion(this.key.address);
-          await control.addOnion({ key: { type: 'ED25519-V3', blob: this.key.torBlob }, ports: this.options.ports, ...(clientAuthV3.length ? { clientAuthV3 } : {}) });
+          ({ serviceId } = await control.addOnion({ key: { type: 'ED25519-V3', blob: this.key.torBlob }, ports: this.options.ports, ...(clientAuthV3.length ? { clientAuthV3 } : {}) }));
         } else throw err;
+      }
+      if (serviceId !== this.key.address) {
+        // our address derivation and tor's disagree: never publish under an unexpected name
+        await control.delOnion(serviceId).catch(() => undefined);
+        throw new NodegateError('NG_TOR_KEY_CORRUPT', `Tor derived ${serviceId}.onion from the stored key, not ${this.key.address}.onion. The key file in ${this.options.dir} is damaged; restore it from a backup.`);
       }
       this.lastError = undefined;
       this.options.logger?.info({ address: `${this.key.address}.onion` }, 'onion service published');

@@ -407,7 +407,10 @@ export class TorProcess extends ControlHolder {
 
   private startError(what: string, cause?: unknown): NodegateError {
     const log = this.logLines.slice(-12).join('\n  ');
-    return new NodegateError('NG_TOR_START', `Tor (${this.torPath}) ${what}. Its last log lines:\n  ${log || '(none)'}\nFix the problem tor names (a port in use, a bad extraTorrc line, permissions on ${this.options.dir}).`, cause ? { cause } : {});
+    return new NodegateError('NG_TOR_START', `Tor (${this.torPath}) ${what}. Its last log lines:\n  ${log || '(none)'}\nFix the problem tor names (a port in use, a bad extraTorrc line, permissions on ${this.options.dir}).`, {
+      details: { log: this.logLines.slice(-12) },
+      ...(cause ? { cause } : {}),
+    });
   }
 
   protected onLost(err: NodegateError): void {
