@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { access, constants, mkdir, readFile, rm } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, readFile, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { NodegateError, isNodegateError, messageOf } from '../core/errors.ts';
 import { writeFileAtomic } from '../core/atomic-file.ts';
@@ -329,6 +329,7 @@ export class TorProcess extends ControlHolder {
   private async launch(signal?: AbortSignal): Promise<TorControl> {
     const dir = this.options.dir;
     await mkdir(join(dir, 'data'), { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o700); // tor refuses a ControlSocket in a directory others can list
     const portFile = join(dir, 'control-port');
     const socketPath = join(dir, 'control.sock');
     await rm(portFile, { force: true });

@@ -107,7 +107,7 @@ describe('control reply fuzzing', () => {
       const wire = new PassThrough();
       const written = new PassThrough();
       // a duplex: what the client writes goes to `written`, what "tor" sends comes from `wire`
-      const duplex = Object.assign(wire, { write: written.write.bind(written) }) as unknown as PassThrough;
+      const duplex = Object.assign(wire, { write: written.write.bind(written) });
       const control = TorControl.fromStream(duplex, { path: 'fuzz' }, 20);
       control.on('close', () => undefined);
       const pending = Promise.allSettled([control.getInfo(['version']), control.protocolInfo()]);

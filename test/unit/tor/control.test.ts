@@ -5,7 +5,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_LINE_BYTES, ReplyParser, TorControl, parseArguments, parseControlTarget, parseEvent, quoteString, readQuotedString, type ControlReply } from '../../../tor/control.ts';
-import { NodegateError, isNodegateError } from '../../../core/errors.ts';
+import type { NodegateError} from '../../../core/errors.ts';
+import { isNodegateError } from '../../../core/errors.ts';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 
