@@ -38,7 +38,11 @@ export type RegistryErrorCode =
   | 'NG_REG_ADDRESS_SPECIAL'
   | 'NG_REG_TXT_INVALID'
   | 'NG_REG_PROBE_FAILED'
-  | 'NG_REG_UNAVAILABLE';
+  | 'NG_REG_UNAVAILABLE'
+  | 'NG_REG_TOKEN_INVALID' // malformed JWT, wrong alg, bad signature, wrong audience
+  | 'NG_REG_TOKEN_LIFETIME' // exp - iat above MAX_DEVICE_JWT_LIFETIME_S
+  | 'NG_REG_NOT_FOUND' // no such route
+  | 'NG_REG_PROTOCOL'; // the registry answered something the client cannot read
 
 /** Codes raised by DNS: the embedded server, wire parsing, RFC 2136 + TSIG. */
 export type DnsErrorCode =
@@ -80,7 +84,13 @@ export type GatewayErrorCode =
   | 'NG_GW_LOGIN_THROTTLED'
   | 'NG_GW_CSRF'
   | 'NG_GW_MACAROON_MISSING'
-  | 'NG_GW_WALLET_UNLOCK';
+  | 'NG_GW_WALLET_UNLOCK'
+  | 'NG_GW_HEADERS_TOO_LARGE' // 431: request headers over limits.maxHeaderBytes
+  | 'NG_GW_BODY_TOO_LARGE' // 413: request body over limits.maxBodyBytes
+  | 'NG_GW_REQUEST_TIMEOUT' // 408: a client too slow to send its headers or body
+  | 'NG_GW_NOT_FOUND' // 404: no route for this path on this listener
+  | 'NG_GW_TOKEN_UNKNOWN' // token id not in the token list (token list, revoke)
+  | 'NG_GW_SHUTTING_DOWN'; // 503: the gateway is stopping
 
 /** Codes raised by the reachability client (ddns/client). */
 export type ReachErrorCode =

@@ -13,7 +13,12 @@
  *
  * Errors are `{ error: { code, message, details? } }` with a stable `code` (see core/errors.ts).
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox';
+import { isIPv4, isIPv6 } from 'node:net';
+
+// TypeBox's Value.Check knows no formats until registered (fastify's Ajv has its own, ajv-formats).
+if (!FormatRegistry.Has('ipv4')) FormatRegistry.Set('ipv4', (v) => isIPv4(v));
+if (!FormatRegistry.Has('ipv6')) FormatRegistry.Set('ipv6', (v) => isIPv6(v));
 
 /** Longest lifetime the registry accepts for a device JWT, in seconds. */
 export const MAX_DEVICE_JWT_LIFETIME_S = 60;
@@ -48,7 +53,12 @@ export const Ed25519PublicJwk = Type.Object(
 );
 export type Ed25519PublicJwk = Static<typeof Ed25519PublicJwk>;
 
-export const NonceResponse = Type.Object({ nonce: Type.String(), expiresAt: Type.String() });
+export const NonceResponse = Type.Object({
+  nonce: Type.String(),
+  expiresAt: Type.String(),
+  /** The registry's zone: the device signs `registrationMessage(nonce, zone)`. */
+  zone: Type.String(),
+});
 export type NonceResponse = Static<typeof NonceResponse>;
 
 export const RegisterRequest = Type.Object(
@@ -159,6 +169,23 @@ export const ProbeResponse = Type.Object({
   ),
 });
 export type ProbeResponse = Static<typeof ProbeResponse>;
+
+/** acme-dns `POST /register` body (optional) and answer (https://github.com/joohoi/acme-dns#api). */
+export const AcmeDnsRegisterRequest = Type.Object({ allowfrom: Type.Optional(Type.Array(Type.String({ maxLength: 49 }), { maxItems: 16 })) });
+export const AcmeDnsRegisterResponse = Type.Object({
+  username: Type.String(),
+  password: Type.String(),
+  fulldomain: Type.String(),
+  subdomain: Type.String(),
+  allowfrom: Type.Array(Type.String()),
+});
+export type AcmeDnsRegisterResponse = Static<typeof AcmeDnsRegisterResponse>;
+/** acme-dns `POST /update` body (headers X-Api-User, X-Api-Key). */
+export const AcmeDnsUpdateRequest = Type.Object({
+  subdomain: Type.String({ maxLength: 64 }),
+  txt: Type.String({ maxLength: 64 }),
+});
+export type AcmeDnsUpdateRequest = Static<typeof AcmeDnsUpdateRequest>;
 
 export const ErrorResponse = Type.Object({
   error: Type.Object({

@@ -1,0 +1,87 @@
+/**
+ * The dyndns2 update protocol (DynDNS "Remote Access Update API", as spoken by ddclient, inadyn
+ * and routers): `GET /nic/update?hostname=<name>&myip=<ip>[,<ip>]` with HTTP basic auth, user =
+ * the device name `<id>.<zone>`, password = the device's update secret (returned at registration).
+ * Answers are text/plain return codes: `good IP`, `nochg IP`, `badauth`, `nohost` (a name that is
+ * not the authenticated device's), `notfqdn`, `abuse` (rate limited), `911` (the DNS server did
+ * not take the change; it is stored and retried). `myip` left out = the source address; IPv4 and
+ * IPv6 are both accepted and set only the record of their own family. An address that is malformed
+ * or special-purpose (see addresses.ts) gets `badip` — not part of the original code list, which
+ * has nothing for it; clients log it as an unknown failure rather than retrying in a loop.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Type } from '@sinclair/typebox';
+import { isNodegateError } from '../../core/errors.ts';
+import { familyOf } from './addresses.ts';
+import { secretMatches } from './auth.ts';
+import { changeRecords, deviceName, sourceAddress, type RegistryContext } from './api.ts';
+import type { DeviceRecordFields } from './store.ts';
+
+const FQDN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i;
+
+function parseBasicAuth(header: string | undefined): { user: string; password: string } | undefined {
+  const m = /^Basic ([A-Za-z0-9+/=]{1,1024})$/i.exec(header ?? '');
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export const dyndns2Plugin = fp(
+  (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
+    app.get<{ Querystring: { hostname?: string; myip?: string } }>(
+      '/nic/update',
+      {
+        schema: {
+          tags: ['dyndns2'],
+          summary: 'dyndns2: set the address of a device (basic auth: device name + update secret)',
+          querystring: Type.Object({ hostname: Type.Optional(Type.String({ maxLength: 1024 })), myip: Type.Optional(Type.String({ maxLength: 256 })) }),
+          response: { 200: Type.String(), 401: Type.String() },
+        },
+      },
+      async (req, reply) => {
+        reply.type('text/plain; charset=utf-8');
+        const source = sourceAddress(req);
+        if (!ctx.limits.api.tryTake(source)) return reply.code(200).send('abuse');
+        const auth = parseBasicAuth(req.headers.authorization);
+        const zoneSuffix = `.${ctx.zone}`.toLowerCase();
+        const user = auth?.user.toLowerCase();
+        const id = user?.endsWith(zoneSuffix) ? user.slice(0, -zoneSuffix.length) : undefined;
+        const device = id && /^[a-z2-7]{16}$/.test(id) ? ctx.store.getDevice(id) : undefined;
+        if (!auth || !device || !secretMatches(auth.password, device.updateSecretHash)) {
+          return reply.code(401).header('www-authenticate', 'Basic realm="nodegate dyndns2"').send('badauth');
+        }
+        const hostnames = (req.query.hostname ?? '').split(',').filter((h) => h !== '');
+        if (hostnames.length === 0 || !hostnames.every((h) => FQDN.test(h))) return reply.send('notfqdn');
+        const own = deviceName(ctx.zone, device.id);
+        if (!hostnames.every((h) => h.toLowerCase().replace(/\.$/, '') === own)) return reply.send('nohost');
+
+        const addresses = req.query.myip === undefined || req.query.myip === '' ? [source] : req.query.myip.split(',').map((s) => s.trim());
+        const next: DeviceRecordFields = { ipv4: device.ipv4, ipv6: device.ipv6, lan: device.lan, acmeTxt: device.acmeTxt };
+        try {
+          for (const address of addresses) {
+            const family = familyOf(address);
+            if (!family) return reply.send('badip');
+            next[family] = ctx.policy.checkPublic(address, family);
+          }
+        } catch (err) {
+          if (isNodegateError(err)) return reply.send('badip');
+          throw err;
+        }
+        let changed: boolean;
+        try {
+          ({ changed } = await changeRecords(ctx, device, next));
+        } catch (err) {
+          if (isNodegateError(err, 'NG_REG_UNAVAILABLE')) return reply.send('911');
+          throw err;
+        }
+        const answer = `${changed ? 'good' : 'nochg'} ${addresses.join(',')}`;
+        return reply.send(hostnames.map(() => answer).join('\n'));
+      },
+    );
+    done();
+  },
+  { name: 'nodegate-registry-dyndns2', fastify: '5.x' },
+);

@@ -1,0 +1,217 @@
+/**
+ * Composition of a registry: store (the truth) -> DNS backend (loaded from the store at start,
+ * then following every change) -> HTTP API. `startRegistry` is what `nodegate registry` runs and
+ * what tests and the demo call.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../core/log.ts';
+import { createLogger } from '../../core/log.ts';
+import { NodegateError, messageOf } from '../../core/errors.ts';
+import { isBulkLoading, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
+import { startEmbeddedDns, type EmbeddedDns } from './dns/server.ts';
+import { SqliteStore, type RegistryStore } from './store.ts';
+import { AddressPolicy } from './addresses.ts';
+import { EnrollmentTokens, NonceBook, TokenVerifier } from './auth.ts';
+import { DEFAULT_RATE_LIMITS, TokenBucketLimiter, type RateLimits } from './rate-limit.ts';
+import { Publisher } from './publisher.ts';
+import { buildApi, recordSetOf, type RegistryContext } from './api.ts';
+import { acmeRecordSet } from './acmedns.ts';
+
+/** The registry database below --data. */
+export const REGISTRY_DB_FILE = 'registry.sqlite';
+/** Default API listener. */
+export const DEFAULT_API = { host: '127.0.0.1', port: 8053 };
+/** Default DNS listener (UDP and TCP). */
+export const DEFAULT_DNS = { host: '127.0.0.1', port: 5353 };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface NameserverOption {
+  /** NS name, e.g. `ns1.dyn.example.net`. */
+  name: string;
+  /** Glue address when the name is inside the zone. */
+  ipv4?: string;
+  ipv6?: string;
+}
+
+export interface Rfc2136BackendOption {
+  /** The authoritative server taking UPDATEs. */
+  server: HostPort;
+  tsig: { name: string; algorithm: string; secret: string };
+}
+
+export interface StartRegistryOptions {
+  /** The zone devices are named under, e.g. `dyn.example.net`. */
+  zone: string;
+  /** Directory of the registry database (created if missing). */
+  dataDir: string;
+  /** API listener; port 0 = any free port. Default {@link DEFAULT_API}. */
+  api?: HostPort;
+  /** Embedded DNS listener (UDP + TCP on the same port); port 0 = any. Default {@link DEFAULT_DNS}. */
+  dns?: HostPort;
+  /** Apex NS records. Default: `ns.<zone>` with the DNS listener's address as glue. */
+  nameservers?: NameserverOption[];
+  /** CIDRs accepted for public records despite being special-purpose (labs, tests, demo). */
+  allowAddresses?: string[];
+  /** Where records are published. Default 'embedded'. A DnsBackend instance is used as is (not closed by the registry... it is: close() closes it). */
+  backend?: 'embedded' | { rfc2136: Rfc2136BackendOption } | DnsBackend;
+  /** When non-empty, registration needs one of these tokens. */
+  enrollmentTokens?: string[];
+  /** PEM file of CAs the probe trusts besides Node's root store. */
+  probeCa?: string;
+  /** fastify trustProxy: trust X-Forwarded-For from these proxies. Default false. */
+  trustProxy?: boolean | string | string[];
+  /** Per-source rate limits. Default {@link DEFAULT_RATE_LIMITS}. */
+  rateLimits?: Partial<RateLimits>;
+  logger?: Logger;
+  /** Clock, ms since the epoch. */
+  now?: () => number;
+}
+
+export interface RunningRegistry {
+  /** e.g. `http://127.0.0.1:8053` */
+  apiUrl: string;
+  /** Where the embedded DNS answers (UDP and TCP), or the RFC 2136 server. */
+  dnsAddress: HostPort;
+  zone: string;
+  store: RegistryStore;
+  publisher: Publisher;
+  /** The embedded server (stats, serial) when that backend is used. */
+  embedded: EmbeddedDns | undefined;
+  close(): Promise<void>;
+}
+
+function checkZone(zone: string): string {
+  const z = zone.toLowerCase().replace(/\.$/, '');
+  if (!/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(z)) {
+    throw new NodegateError('NG_USAGE', `--zone "${zone}" is not a DNS name; give the zone devices are named under, like dyn.example.net.`);
+  }
+  return z;
+}
+
+function formatUrl({ host, port }: HostPort): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export async function startRegistry(opts: StartRegistryOptions): Promise<RunningRegistry> {
+  const zone = checkZone(opts.zone);
+  const now = opts.now ?? Date.now;
+  const log = opts.logger ?? createLogger({ name: 'registry' });
+  let policy: AddressPolicy;
+  try {
+    policy = new AddressPolicy(opts.allowAddresses ?? []);
+  } catch (err) {
+    throw new NodegateError('NG_USAGE', `--allow-address: ${messageOf(err)}.`, { cause: err });
+  }
+  let probeCa: string | undefined;
+  if (opts.probeCa !== undefined) {
+    try {
+      probeCa = await readFile(opts.probeCa, 'utf8');
+    } catch (err) {
+      throw new NodegateError('NG_USAGE', `--probe-ca ${opts.probeCa} cannot be read (${messageOf(err)}); give a PEM file.`, { cause: err });
+    }
+  }
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        log.warn({ err: messageOf(err) }, 'cleanup failed');
+      }
+    }
+    cleanups.length = 0;
+  };
+  try {
+    const store = new SqliteStore(join(opts.dataDir, REGISTRY_DB_FILE));
+    cleanups.push(() => store.close());
+
+    let backend: DnsBackend;
+    let embedded: EmbeddedDns | undefined;
+    let dnsAddress: HostPort;
+    const dnsListen = opts.dns ?? DEFAULT_DNS;
+    const choice = opts.backend ?? 'embedded';
+    if (choice === 'embedded') {
+      const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...(dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host }) }];
+      embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now: () => Math.floor(now() / 1000) });
+      backend = embedded.backend;
+      const addr = embedded.address();
+      dnsAddress = { host: addr.host, port: addr.udpPort };
+      cleanups.push(() => embedded!.close());
+    } else if ('rfc2136' in choice) {
+      const { Rfc2136Backend } = await import('./rfc2136-loader.ts');
+      backend = await Rfc2136Backend({ zone, ...choice.rfc2136, logger: log });
+      dnsAddress = choice.rfc2136.server;
+      cleanups.push(() => backend.close());
+    } else {
+      backend = choice;
+      dnsAddress = dnsListen;
+      cleanups.push(() => backend.close());
+    }
+
+    // The store is the truth: load all of it into the backend before serving the API.
+    const current = (key: string): DeviceRecordSet | undefined => {
+      if (key.startsWith('acme:')) {
+        const account = store.getAcmeAccount(key.slice(5));
+        return account ? acmeRecordSet(account) : undefined;
+      }
+      const device = store.getDevice(key);
+      return device ? recordSetOf(device) : undefined;
+    };
+    const sets: DeviceRecordSet[] = [];
+    for (const device of store.devices()) sets.push(recordSetOf(device));
+    for (const account of store.acmeAccounts()) sets.push(acmeRecordSet(account));
+    if (isBulkLoading(backend)) await backend.loadAll(sets);
+    else {
+      for (const set of sets) await backend.putDevice(set);
+    }
+    log.info({ devices: sets.length, zone }, 'records loaded into the DNS backend');
+
+    const publisher = new Publisher(backend, current, log);
+    cleanups.push(() => publisher.close());
+
+    const limits = { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits };
+    const ctx: RegistryContext = {
+      zone,
+      store,
+      publisher,
+      policy,
+      verifier: new TokenVerifier({ zone, lookupKey: (id) => store.getDevice(id)?.publicKey, now }),
+      nonces: new NonceBook(now),
+      enrollment: new EnrollmentTokens(opts.enrollmentTokens ?? []),
+      limits: { register: new TokenBucketLimiter(limits.register, now), api: new TokenBucketLimiter(limits.api, now) },
+      probeCa,
+      now,
+      log,
+    };
+    const app = await buildApi(ctx, { ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}) });
+    cleanups.push(() => app.close());
+    const apiListen = opts.api ?? DEFAULT_API;
+    try {
+      await app.listen({ host: apiListen.host, port: apiListen.port });
+    } catch (err) {
+      throw new NodegateError('NG_USAGE', `The API cannot listen on ${apiListen.host}:${apiListen.port} (${messageOf(err)}); choose another --api HOST:PORT.`, { cause: err });
+    }
+    const address = app.server.address();
+    const apiPort = typeof address === 'object' && address ? address.port : apiListen.port;
+    const apiUrl = formatUrl({ host: apiListen.host, port: apiPort });
+    let closing: Promise<void> | undefined;
+    return {
+      apiUrl,
+      dnsAddress,
+      zone,
+      store,
+      publisher,
+      embedded,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

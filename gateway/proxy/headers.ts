@@ -1,0 +1,51 @@
+/**
+ * Header hygiene for a proxy: hop-by-hop headers (RFC 9110 section 7.6.1) apply to one connection
+ * only and are dropped in both directions, together with any header the `Connection` header names.
+ * Copying `Connection`/`Keep-Alive` across broke keep-alive in earlier prototypes. Credentials meant
+ * for the gateway (our token, the owner's cookie) never travel upstream.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host']);
+
+/** Headers the client sent that must not reach LND: our token in either form, the owner cookie. */
+const CLIENT_CREDENTIALS = new Set(['authorization', 'grpc-metadata-macaroon', 'cookie']);
+
+function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const names = text
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s.length > 0);
+  return names.length === 0 ? undefined : new Set(names);
+}
+
+function isDropped(name: string, listed: Set<string> | undefined): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (listed !== undefined && listed.has(name));
+}
+
+/** Request headers for the upstream, without hop-by-hop ones and (when `dropCredentials`) our credentials. */
+export function upstreamRequestHeaders(headers: IncomingHttpHeaders, dropCredentials: boolean): Record<string, string | string[]> {
+  const listed = connectionListed(headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || isDropped(name, listed)) continue;
+    if (dropCredentials && CLIENT_CREDENTIALS.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Response headers for the client, without hop-by-hop ones. */
+export function clientResponseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const listed = connectionListed(headers.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || isDropped(name, listed)) continue;
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+/**
+ * The contract between the owner pages (gateway/ui) and the gateway that hosts them. The gateway
+ * builds an {@link OwnerDeps} from its real subsystems (LND client, token service, cert store, tor)
+ * and registers `ownerPages` with it; the pages never reach LND, tokens or tor any other way.
+ */
+
+/** Scopes of API tokens, from least to most powerful. */
+export type TokenScope = 'readonly' | 'invoice' | 'admin';
+
+/** What the owner pages list about a token; never the token itself. */
+export interface TokenSummary {
+  id: string;
+  name: string;
+  scope: TokenScope;
+  /** ISO 8601. */
+  createdAt: string;
+  /** ISO 8601; absent when the token does not expire. */
+  expiresAt?: string;
+  revoked?: boolean;
+}
+
+/** The node's state as the home page shows it. The gateway fills it; later parts add fields. */
+export interface NodeStatus {
+  /** Public names the node answers on, e.g. `abcd1234.nodegate.example`. */
+  names: string[];
+  /** The LAN name covered by the same certificate, e.g. `lan.abcd1234.nodegate.example`. */
+  lanName?: string;
+  certificate?: {
+    issuer: string;
+    /** ISO 8601. */
+    notAfter: string;
+    selfSigned: boolean;
+    /** ISO 8601. */
+    nextRenewal?: string;
+    /** The last renewal failure, shown as is (escaped). */
+    lastError?: string;
+  };
+  lnd: {
+    state: 'locked' | 'unlocked' | 'unreachable' | 'starting';
+    alias?: string;
+    blockHeight?: number;
+    synced?: boolean;
+  };
+  onion?: { address: string; clientAuth: boolean };
+  tor?: { enabled: boolean; /** 0..100 */ bootstrap?: number };
+  reachability?: { verdict: string; details: string[] };
+  /** True when the proxied dashboard does not work without JavaScript. */
+  dashboardNeedsJs?: boolean;
+}
+
+/** Where wallets reach the LND REST listener, for pairing. */
+export interface PairingHost {
+  host: string;
+  port: number;
+  /** True when the served certificate chains to a public root: the URI then carries no cert. */
+  publiclyTrusted: boolean;
+  /** PEM of the served certificate; needed when it is not publicly trusted. */
+  certPem?: string;
+  /** `xyz.onion` of the LND REST onion service, when Tor is on. */
+  onionHost?: string;
+}
+
+/**
+ * Everything the owner pages may do. Errors are {@link NodegateError}s; the pages map their codes
+ * to plain words and never show the message of an error raised while handling a password.
+ */
+export interface OwnerDeps {
+  status(): Promise<NodeStatus>;
+  /**
+   * Sends the wallet password once to LND's `/v1/unlockwallet`. Must not store or log it.
+   * Throws NG_GW_WALLET_UNLOCK when LND refuses (wrong password, wallet already unlocked),
+   * NG_GW_UPSTREAM_UNREACHABLE / NG_GW_UPSTREAM_TIMEOUT / NG_GW_UPSTREAM_TLS when LND can't be reached.
+   */
+  unlockWallet(password: string, signal?: AbortSignal): Promise<void>;
+  createToken(input: { scope: TokenScope; name: string; ttlSeconds?: number }): Promise<{ id: string; token: string; expiresAt: string }>;
+  listTokens(): Promise<TokenSummary[]>;
+  revokeToken(id: string): Promise<void>;
+  pairingHost(): PairingHost;
+  /** Present only when Tor is configured: turns the onion services on or off. */
+  setTorEnabled?(on: boolean): Promise<void>;
+}

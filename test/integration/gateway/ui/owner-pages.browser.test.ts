@@ -1,0 +1,203 @@
+/**
+ * The owner pages in Debian's chromium (playwright-core), on a phone viewport, with JavaScript on
+ * and off, in two languages, against a real fastify HTTPS server on 127.0.0.1 hosting the plugin
+ * with deps that reach an LND-like HTTPS server over pinned TLS. Screenshots go to docs/screenshots.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { chromium, type Browser, type BrowserContext, type Page, type Locator } from 'playwright-core';
+import { ownerPages, OWNER_CSP, ERROR_CODE_HEADER } from '../../../../gateway/ui/plugin.ts';
+import { OwnerAuth } from '../../../../gateway/auth/owner.ts';
+import { t, type Lang } from '../../../../gateway/ui/i18n.ts';
+import { CERT_PEM, KEY_PEM, lndLikeDeps, startLndLike, type LndLike } from './owner-deps.ts';
+
+const OWNER_PASSWORD = 'owner password for tests';
+const WALLET_PASSWORD = 'wallet-secret-7Qx';
+const ALIAS = 'satoshi-at-home';
+const MACAROON_HEX = '0201036c6e64'.padEnd(64, 'ab');
+const PHONE = { width: 390, height: 844 };
+const SCREENSHOTS = new URL('../../../../docs/screenshots/', import.meta.url).pathname;
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let dataDir: string;
+let lnd: LndLike;
+let deps: ReturnType<typeof lndLikeDeps>;
+let app: FastifyInstance;
+let base: string;
+let browser: Browser;
+let auth: OwnerAuth;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ng-ui-browser-'));
+  await mkdir(SCREENSHOTS, { recursive: true });
+  lnd = await startLndLike({ walletPassword: WALLET_PASSWORD, alias: ALIAS, macaroonHex: MACAROON_HEX });
+  deps = lndLikeDeps(lnd, MACAROON_HEX);
+  auth = await OwnerAuth.open({ dataDir });
+  await auth.setPassword(OWNER_PASSWORD);
+  app = Fastify({ https: { cert: CERT_PEM, key: KEY_PEM } });
+  await app.register(ownerPages, { prefix: '/_nodegate', dataDir, deps, auth });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  // each step runs even if an earlier one fails; the first failure is rethrown
+  const steps = [() => browser?.close(), () => app?.close(), () => deps?.close(), () => lnd?.close(), () => rm(dataDir, { recursive: true, force: true })];
+  let first: Error | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      first ??= err instanceof Error ? err : new Error('cleanup step failed', { cause: err });
+    }
+  }
+  if (first) throw first;
+});
+
+async function phoneContext(locale: string, javaScriptEnabled: boolean): Promise<BrowserContext> {
+  return browser.newContext({ locale, javaScriptEnabled, viewport: PHONE, isMobile: true, hasTouch: true, ignoreHTTPSErrors: true });
+}
+
+/** Clicks a submit button and waits for the resulting page (through a 303 redirect if any). */
+async function submit(page: Page, button: Locator): Promise<void> {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), button.click()]);
+}
+
+/** The whole owner flow: login, LND locked, wrong then right wallet password, unlocked, pairing. */
+async function ownerFlow(lang: Lang, locale: string, javaScriptEnabled: boolean, shot: string): Promise<void> {
+  lnd.lock();
+  const context = await phoneContext(locale, javaScriptEnabled);
+  const page = await context.newPage();
+  const cspViolations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  const documents: { url: string; csp: string | undefined }[] = [];
+  page.on('response', (r) => {
+    if (r.request().resourceType() === 'document' && r.status() === 200) documents.push({ url: r.url(), csp: r.headers()['content-security-policy'] });
+  });
+  try {
+    await page.goto(`${base}/_nodegate/`);
+    expect(page.url()).toBe(`${base}/_nodegate/login`);
+    expect(await page.locator('html').getAttribute('lang')).toBe(lang);
+    await expect.poll(() => page.locator('h1').textContent()).toBe(t(lang, 'login.title'));
+    await page.screenshot({ path: `${SCREENSHOTS}${shot}-1-login.png`, fullPage: true });
+
+    await page.getByLabel(t(lang, 'login.password')).fill(OWNER_PASSWORD);
+    await submit(page, page.getByRole('button', { name: t(lang, 'login.submit') }));
+    expect(page.url()).toBe(`${base}/_nodegate/`);
+    expect(await page.locator('#lnd-state').textContent()).toBe(t(lang, 'lnd.locked'));
+    await page.screenshot({ path: `${SCREENSHOTS}${shot}-2-locked.png`, fullPage: true });
+
+    const callsBefore = lnd.unlockCalls();
+    await page.getByLabel(t(lang, 'unlock.password')).fill('not the wallet password');
+    await submit(page, page.getByRole('button', { name: t(lang, 'unlock.submit') }));
+    expect(await page.getByRole('alert').first().textContent()).toContain(t(lang, 'unlock.wrong'));
+    expect(await page.locator('#wallet_password').inputValue()).toBe(''); // never echoed back
+    expect(await page.content()).not.toContain('not the wallet password');
+
+    await page.getByLabel(t(lang, 'unlock.password')).fill(WALLET_PASSWORD);
+    await submit(page, page.getByRole('button', { name: t(lang, 'unlock.submit') }));
+    expect(lnd.unlockCalls() - callsBefore).toBe(2);
+    expect(page.url()).toBe(`${base}/_nodegate/?done=unlocked`);
+    expect(await page.getByRole('status').first().textContent()).toBe(t(lang, 'unlock.done'));
+    expect(await page.locator('#lnd-state').textContent()).toBe(t(lang, 'lnd.unlocked'));
+    expect(await page.locator('#lnd-alias').textContent()).toBe(ALIAS);
+    await page.screenshot({ path: `${SCREENSHOTS}${shot}-3-unlocked.png`, fullPage: true });
+
+    await submit(page, page.getByRole('link', { name: t(lang, 'nav.pair'), exact: true }));
+    await page.getByLabel(t(lang, 'pair.name')).fill(`Phone ${shot}`);
+    await page.getByLabel(t(lang, 'scope.invoice')).check();
+    await submit(page, page.getByRole('button', { name: t(lang, 'pair.submit') }));
+    const uri = await page.locator('#uri').inputValue();
+    const created = [...deps.tokens.values()].find((tok) => tok.name === `Phone ${shot}`)!;
+    expect(created.scope).toBe('invoice');
+    expect(uri).toBe(
+      `lndconnect://127.0.0.1:${lnd.port}?macaroon=${Buffer.from(created.token).toString('base64url')}&cert=${Buffer.from(
+        CERT_PEM.replace(/-----[A-Z ]+-----|\s/g, ''),
+        'base64',
+      ).toString('base64url')}`,
+    );
+    const qr = page.locator('.qr svg');
+    const box = await qr.boundingBox();
+    expect(box!.width).toBeGreaterThan(200);
+    expect(box!.x + box!.width).toBeLessThanOrEqual(PHONE.width);
+    await page.screenshot({ path: `${SCREENSHOTS}${shot}-4-pairing-qr.png`, fullPage: true });
+
+    // revoke it again
+    await submit(page, page.getByRole('button', { name: t(lang, 'tokens.revokeLabel', { name: `Phone ${shot}` }) }));
+    expect(page.url()).toBe(`${base}/_nodegate/pair?done=revoked`);
+    expect(created.revoked).toBe(true);
+
+    // nothing is wider than the phone
+    for (const el of ['main', 'header', 'footer']) {
+      const b = await page.locator(el).boundingBox();
+      expect(b!.x + b!.width, el).toBeLessThanOrEqual(PHONE.width);
+    }
+    expect(cspViolations).toEqual([]);
+    expect(documents.length).toBeGreaterThanOrEqual(4);
+    for (const d of documents) expect(d.csp, d.url).toBe(OWNER_CSP);
+    expect(await page.locator('script').count()).toBe(0);
+  } finally {
+    await context.close();
+  }
+}
+
+describe('owner pages in chromium on a phone', () => {
+  it('English, JavaScript on: login, LND locked, unlock, alias, pairing QR, revoke', async () => {
+    await ownerFlow('en', 'en-US', true, 'en-js');
+  });
+
+  it('German, JavaScript off: the same flow works with only forms and links', async () => {
+    await ownerFlow('de', 'de-DE', false, 'de-nojs');
+  });
+
+  it('refuses a form POST without the CSRF token (403 NG_GW_CSRF) and sends nothing to LND', async () => {
+    const context = await phoneContext('en-US', false);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/_nodegate/login`);
+      await page.getByLabel(t('en', 'login.password')).fill(OWNER_PASSWORD);
+      await submit(page, page.getByRole('button', { name: t('en', 'login.submit') }));
+      expect(page.url()).toBe(`${base}/_nodegate/`);
+      lnd.lock();
+      const before = lnd.unlockCalls();
+      const res = await context.request.post(`${base}/_nodegate/unlock`, { form: { wallet_password: WALLET_PASSWORD }, maxRedirects: 0 });
+      expect(res.status()).toBe(403);
+      expect(res.headers()[ERROR_CODE_HEADER]).toBe('NG_GW_CSRF');
+      const forged = await context.request.post(`${base}/_nodegate/unlock`, { form: { wallet_password: WALLET_PASSWORD, csrf: 'forged' }, maxRedirects: 0 });
+      expect(forged.status()).toBe(403);
+      expect(forged.headers()[ERROR_CODE_HEADER]).toBe('NG_GW_CSRF');
+      expect(lnd.unlockCalls()).toBe(before);
+      // the session still works: the owner page says LND is locked
+      await page.reload();
+      expect(await page.locator('#lnd-state').textContent()).toBe(t('en', 'lnd.locked'));
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the language switch is a plain link that sets a cookie; the no-script notice page is translated', async () => {
+    const context = await phoneContext('pt-BR', false);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/_nodegate/dashboard-needs-js`);
+      expect(await page.locator('html').getAttribute('lang')).toBe('pt-BR');
+      expect(await page.locator('h1').textContent()).toBe(t('pt-BR', 'noscript.title'));
+      await page.screenshot({ path: `${SCREENSHOTS}pt-nojs-dashboard-needs-js.png`, fullPage: true });
+      await submit(page, page.getByRole('link', { name: 'Español' }));
+      expect(page.url()).toBe(`${base}/_nodegate/dashboard-needs-js`);
+      expect(await page.locator('html').getAttribute('lang')).toBe('es');
+      expect(await page.locator('h1').textContent()).toBe(t('es', 'noscript.title'));
+      await page.goto(`${base}/_nodegate/login`);
+      expect(await page.locator('h1').textContent()).toBe(t('es', 'login.title'));
+    } finally {
+      await context.close();
+    }
+  });
+});
