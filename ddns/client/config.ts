@@ -36,6 +36,12 @@ export const ReachabilityConfig = strictObject({
   publishLan: Type.Boolean({ default: true }),
   /** Publish a global IPv6 address of this node as AAAA. */
   publishIpv6: Type.Boolean({ default: true }),
+  /**
+   * The home router to ask for mappings and its WAN address: 'auto' = the IPv4 default route's
+   * gateway; 'none' = never talk to a router (no UPnP / NAT-PMP / PCP traffic at all: the demo, a
+   * node on a server, Tor-only); or the router's IPv4 address.
+   */
+  router: Type.Union([Type.Literal('auto'), Type.Literal('none'), Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,3}){3}$' })], { default: 'auto' }),
   /** The registry's authoritative DNS server `host:port`, for the doctor's stale-answer check. */
   registryDns: Type.Optional(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]]+):\\d{1,5}$' })),
 });

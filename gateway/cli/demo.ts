@@ -1,3 +1,173 @@
-import { notYetBuilt } from '../../core/cli.ts';
+/**
+ * `nodegate demo` (what `npm start` runs): the whole system on loopback, nothing else — a registry
+ * with its embedded DNS, pebble as the CA, an LND REST simulator and a dashboard, the gateway
+ * (registered, certificate issued through DNS-01, serving), and the onion service on a private Tor
+ * network. Ctrl-C stops everything by PID. State lives in `.demo/` (or NODEGATE_DEMO_DIR), so a
+ * second run keeps the same device name and onion address.
+ */
+import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { type Command, type CommandIO, parseCommandArgs, untilAborted } from '../../core/cli.ts';
+import { NodegateError, isNodegateError, messageOf } from '../../core/errors.ts';
+import { createLogger } from '../../core/log.ts';
+import { startRegistry } from '../../ddns/registry/main.ts';
+import { startPebble } from '../../test/support/pebble.ts';
+import { startLndSim } from '../../test/support/lnd-sim.ts';
+import { startDashboardApp } from '../../test/support/dashboard-app.ts';
+import { startTorNetwork, type TorNetwork, type TorClient } from '../../test/support/tor-network.ts';
+import { command as initCommand } from './init.ts';
+import { startNode } from '../node.ts';
+import { lndconnectUri, qrTerminal } from '../pairing.ts';
 
-export const command = notYetBuilt('demo', `usage: nodegate demo`);
+const USAGE = `usage: nodegate demo [--dir DIR] [--no-tor]
+
+Runs the whole system on loopback: registry + DNS, pebble (test CA), LND simulator, dashboard,
+the gateway with a DNS-01 certificate, and an onion service on a private Tor network.
+  --dir DIR   where the demo keeps its state (default ./.demo, or NODEGATE_DEMO_DIR)
+  --no-tor    skip the private Tor network and the onion service (faster start)
+Ctrl-C stops everything.`;
+
+/** Fixed loopback ports, so the printed lines stay true across runs. */
+export const DEMO_PORTS = { registryApi: 18053, registryDns: 15353, gateway: 18443, lnd: 18080, dashboard: 18000 } as const;
+export const DEMO_ZONE = 'nodes.nodegate.test';
+const LOOPBACK = '127.0.0.1';
+
+/** Collects output lines for init (which prints to its own io). */
+function quietIO(io: CommandIO): CommandIO & { text(): string } {
+  let text = '';
+  const sink = { write: (chunk: string | Uint8Array) => ((text += chunk.toString()), true) } as unknown as NodeJS.WritableStream;
+  return { ...io, stdout: sink, text: () => text };
+}
+
+async function run(args: string[], io: CommandIO): Promise<number> {
+  const { values } = parseCommandArgs(args, { dir: { type: 'string' }, 'no-tor': { type: 'boolean' } }, USAGE);
+  const root = resolve(values.dir ?? io.env.NODEGATE_DEMO_DIR ?? '.demo');
+  const withTor = values['no-tor'] !== true;
+  const steps = withTor ? 7 : 6;
+  let step = 0;
+  const progress = (what: string) => io.stdout.write(`[${++step}/${steps}] ${what}\n`);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const logger = createLogger({ name: 'demo', level: (io.env.NODEGATE_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
+  await mkdir(root, { recursive: true, mode: 0o700 });
+
+  try {
+    progress(`registry: API http://${LOOPBACK}:${DEMO_PORTS.registryApi}, DNS ${LOOPBACK}:${DEMO_PORTS.registryDns} (zone ${DEMO_ZONE})`);
+    const registry = await startRegistry({
+      zone: DEMO_ZONE,
+      dataDir: join(root, 'registry'),
+      api: { host: LOOPBACK, port: DEMO_PORTS.registryApi },
+      dns: { host: LOOPBACK, port: DEMO_PORTS.registryDns },
+      allowAddresses: ['127.0.0.0/8'],
+      logger: logger.child({ part: 'registry' }),
+    });
+    cleanups.push(() => registry.close());
+
+    progress('pebble (the test CA) asking the registry DNS for DNS-01');
+    const pebble = await startPebble({ dnsServer: `${LOOPBACK}:${DEMO_PORTS.registryDns}` });
+    cleanups.push(() => pebble.stop());
+    const caFile = join(root, 'demo-ca.pem');
+    await writeFile(caFile, pebble.rootPem + pebble.intermediatePem, { mode: 0o644 });
+
+    progress(`LND simulator (locked, like after a power cut) on ${LOOPBACK}:${DEMO_PORTS.lnd} and a dashboard on ${LOOPBACK}:${DEMO_PORTS.dashboard}`);
+    const lnd = await startLndSim({ dir: join(root, 'lnd'), port: DEMO_PORTS.lnd, network: 'regtest', alias: 'nodegate-demo' });
+    cleanups.push(() => lnd.stop());
+    const dashboard = await startDashboardApp({ port: DEMO_PORTS.dashboard });
+    cleanups.push(() => dashboard.stop());
+
+    let network: TorNetwork | undefined;
+    let torClient: TorClient | undefined;
+    if (withTor) {
+      progress('private Tor network on loopback (5 tor processes; ~20-40 s)');
+      network = await startTorNetwork();
+      const net = network;
+      cleanups.push(() => net.stop());
+    }
+
+    progress('registering the node, writing its config, certificate through DNS-01');
+    const dataDir = join(root, 'node');
+    const passwordFile = join(root, 'owner-password');
+    let password: string;
+    try {
+      password = (await readFile(passwordFile, 'utf8')).trim();
+    } catch {
+      password = randomBytes(12).toString('base64url');
+      await writeFile(passwordFile, password + '\n', { mode: 0o600 });
+    }
+    const initIo = quietIO(io);
+    const initArgs = [
+      '--data', dataDir,
+      '--registry', registry.apiUrl,
+      '--acme-directory', pebble.directoryUrl,
+      '--acme-ca', pebble.apiCaFile,
+      '--authoritative', `${LOOPBACK}:${DEMO_PORTS.registryDns}`,
+      '--https', `${LOOPBACK}:${DEMO_PORTS.gateway}`,
+      '--lnd-rest', lnd.url,
+      '--lnd-dir', lnd.dir,
+      '--lnd-network', 'regtest',
+      '--dashboard', dashboard.url,
+      '--password-file', passwordFile,
+      '--router', 'none',
+      '--no-port-mapping',
+      '--registry-dns', `${LOOPBACK}:${DEMO_PORTS.registryDns}`,
+      '--no-cert',
+      ...(network ? ['--tor', ...network.torrcLines.flatMap((l) => ['--tor-torrc', l])] : []),
+    ];
+    await initCommand.run(initArgs, initIo);
+
+    progress('gateway, reachability and onion service starting');
+    const node = await startNode({ dataDir, logger: logger.child({ part: 'node' }), signal: io.signal });
+    cleanups.push(() => node.stop());
+    // pebble's root is new at every run: obtain a certificate from this run's CA.
+    const cert = await node.certificates!.renew({ force: true, signal: io.signal });
+    const name = node.registration!.name;
+
+    if (network && node.onion) {
+      progress('waiting for the onion descriptor to be published, then a Tor client to fetch with');
+      await node.tor!.waitForBootstrap(120_000, { signal: io.signal });
+      await node.onion.waitPublished(120_000);
+      torClient = await network.startClient('democlient');
+    }
+
+    const created = await node.gateway.tokens.create({ scope: 'readonly', name: 'demo wallet' });
+    const port = DEMO_PORTS.gateway;
+    const uri = lndconnectUri({ host: name, port, token: created.token });
+    const onion = node.onion?.status().address;
+    const lines = [
+      '',
+      `nodegate demo is running (state in ${root}; Ctrl-C stops everything)`,
+      '',
+      `  device name     ${name}   (LAN name ${node.registration!.lanName})`,
+      `  certificate     ${cert.issuer}, for ${cert.names.join(' and ')}`,
+      `  resolve it      dig @${LOOPBACK} -p ${DEMO_PORTS.registryDns} ${name}`,
+      `  trust the CA    ${caFile}   (pebble's root of this run)`,
+      `  owner page      https://${name}:${port}/_nodegate/   password: ${password}`,
+      `  with curl       curl --cacert ${caFile} --resolve ${name}:${port}:${LOOPBACK} https://${name}:${port}/_nodegate/login`,
+      `  in chromium     chromium --host-resolver-rules="MAP ${name} ${LOOPBACK}" https://${name}:${port}/_nodegate/  (import the CA first)`,
+      `  LND as a wallet curl --cacert ${caFile} --resolve ${name}:${port}:${LOOPBACK} -H "Authorization: Bearer ${created.token}" https://${name}:${port}/v1/getinfo`,
+      ...(onion && torClient
+        ? [`  onion           ${onion}`, `  over Tor        curl -k --socks5-hostname ${LOOPBACK}:${torClient.socksPort} https://${onion}/_nodegate/login`]
+        : []),
+      `  wallet token    ${created.token.slice(0, 24)}… (readonly; \`nodegate token list --data ${dataDir}\`)`,
+      `  lndconnect      ${uri}`,
+      '',
+      await qrTerminal(uri),
+    ];
+    io.stdout.write(lines.join('\n') + '\n');
+    await untilAborted(io.signal);
+    io.stdout.write('stopping…\n');
+    if (torClient) await torClient.stop();
+    return 0;
+  } catch (err) {
+    if (io.signal.aborted) return 130;
+    if (isNodegateError(err)) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new NodegateError('NG_INTERNAL', `The demo could not start: ${messageOf(err)}${code === 'EADDRINUSE' ? ` (a demo port is in use: ${Object.values(DEMO_PORTS).join(', ')} — is another demo running?)` : ''}`, { cause: err });
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((e: unknown) => io.stderr.write(`demo: a part did not stop cleanly: ${messageOf(e)}\n`));
+    }
+  }
+}
+
+export const command: Command = { name: 'demo', summary: 'the whole system on loopback (what `npm start` runs)', usage: USAGE, run };
