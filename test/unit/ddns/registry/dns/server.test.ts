@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { buildQuery, frameTcp, queryDns, rdataText, tcpMessageReader } from '../../../../../ddns/dns-client.ts';
-import { startEmbeddedDns, type EmbeddedDns } from '../../../../../ddns/registry/dns/server.ts';
+import { parseNameserverSpec, startEmbeddedDns, type EmbeddedDns } from '../../../../../ddns/registry/dns/server.ts';
 
 const ZONE = 'dyn.example.net';
 const D1 = 'aaaabbbbccccdddd';
@@ -185,5 +185,62 @@ describe('embedded DNS server', () => {
     expect(s.answers.NOERROR).toBeGreaterThan(0);
     expect(s.answers.NXDOMAIN).toBeGreaterThan(0);
     expect(s.cacheHits).toBeGreaterThan(0);
+  });
+
+  it('serves on IPv6 loopback too', async () => {
+    const v6 = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '::1', port: 0 } });
+    try {
+      await v6.backend.putDevice({ id: D1, ipv4: null, ipv6: '2001:db8::1', lan: null, acmeTxt: [] });
+      const a = v6.address();
+      expect((await queryDns({ host: '::1', port: a.udpPort }, `${D1}.${ZONE}`, 'AAAA')).answers.map(rdataText)).toEqual(['2001:db8::1']);
+      expect((await queryDns({ host: '::1', port: a.tcpPort }, `${D1}.${ZONE}`, 'AAAA', { tcp: true })).answers.map(rdataText)).toEqual(['2001:db8::1']);
+    } finally {
+      await v6.close();
+    }
+  });
+
+  it('bounds how many TCP connections are open, and closes idle ones', async () => {
+    // Idle timeout far above the 3 s wait: a close of the third connection can only be the bound.
+    const bounded = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, tcpMaxConnections: 2, tcpIdleTimeoutMs: 60_000 });
+    const idling = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, tcpIdleTimeoutMs: 100 });
+    const sockets: Array<ReturnType<typeof connect>> = [];
+    const closed = (s: ReturnType<typeof connect>) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('not closed by the server')), 3000);
+        s.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    const open = async (port: number) => {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      sockets.push(s);
+      await new Promise<void>((r) => s.on('connect', () => r()));
+      return s;
+    };
+    try {
+      const a = await open(bounded.address().tcpPort);
+      await open(bounded.address().tcpPort);
+      await closed(await open(bounded.address().tcpPort));
+      const reply = await new Promise<dnsPacket.DecodedPacket>((resolve) => {
+        a.on('data', tcpMessageReader((m) => resolve(dnsPacket.decode(m))));
+        a.write(frameTcp(buildQuery(5, `${D1}.${ZONE}`, 'A')));
+      });
+      expect([reply.id, a.destroyed]).toEqual([5, false]);
+      await closed(await open(idling.address().tcpPort));
+    } finally {
+      for (const s of sockets) s.destroy();
+      await bounded.close();
+      await idling.close();
+    }
+  });
+
+  it('parses --ns specs', () => {
+    expect(parseNameserverSpec('NS1.dyn.example.net.=192.0.2.53,2001:db8::53')).toEqual({ name: 'ns1.dyn.example.net', ipv4: '192.0.2.53', ipv6: '2001:db8::53' });
+    expect(parseNameserverSpec('ns.example.org')).toEqual({ name: 'ns.example.org' });
+    for (const bad of ['', '=1.2.3.4', 'ns1=1.2.3', 'ns1=192.0.2.1,192.0.2.2', 'a b=192.0.2.1', 'ns=1.2.3.4=5']) {
+      expect(() => parseNameserverSpec(bad)).toThrow(expect.objectContaining({ code: 'NG_USAGE' }));
+    }
   });
 });
