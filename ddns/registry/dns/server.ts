@@ -418,11 +418,15 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     // eslint-disable-next-line @typescript-eslint/require-await
     async loadAll(sets: Iterable<DeviceRecordSet>): Promise<void> {
       let changed = false;
-      for (const set of sets) changed = zone.putDevice(set).changed || changed;
-      if (changed) {
-        cache.clear();
-        groups.clear();
-        bumpSerial();
+      try {
+        for (const set of sets) changed = zone.putDevice(set).changed || changed;
+      } finally {
+        // Even when one set is invalid, those before it are served: never from a stale cache.
+        if (changed) {
+          cache.clear();
+          groups.clear();
+          bumpSerial();
+        }
       }
     },
     close,

@@ -177,6 +177,12 @@ describe('embedded DNS server', () => {
     await expect(dns.backend.putDevice({ id: 'bad id', ipv4: null, ipv6: null, lan: null, acmeTxt: [] })).rejects.toThrow(TypeError);
     await expect(dns.backend.putDevice({ id: 'okid', ipv4: '2001:db8::1', ipv6: null, lan: null, acmeTxt: [] })).rejects.toThrow(TypeError);
     expect((await queryDns(server, ZONE, 'SOA')).rcode).toBe('NOERROR');
+    // A bulk load that stops at a bad set still serves (fresh, not cached) what it loaded before it.
+    const name = `qqqqrrrrsssstttt.${ZONE}`;
+    expect((await queryDns(server, name, 'A')).rcode).toBe('NXDOMAIN');
+    const bulk = [{ id: 'qqqqrrrrsssstttt', ipv4: '198.51.100.44', ipv6: null, lan: null, acmeTxt: [] }, { id: '-bad-', ipv4: null, ipv6: null, lan: null, acmeTxt: [] }];
+    await expect(dns.backend.loadAll(bulk)).rejects.toThrow(TypeError);
+    expect((await queryDns(server, name, 'A')).answers.map(rdataText)).toEqual(['198.51.100.44']);
   });
 
   it('counts queries and answers by rcode', () => {
