@@ -55,6 +55,8 @@ describe('embedded DNS server', () => {
     expect(plain.raw.length).toBe(66);
     expect(plain.opt).toBeNull();
     expect(r.opt).toEqual({ udpPayloadSize: 1232 });
+    const mixed = `AaAaBbBbCcCcDdDd.Dyn.EXAMPLE.net`;
+    expect((await queryDns(server, mixed, 'A')).answers.map((a) => a.name)).toEqual([mixed]); // owner points at the question
   });
 
   it('truncates at 512 bytes without EDNS (TC=1, empty answer) and answers fully over TCP', async () => {
