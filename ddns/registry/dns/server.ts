@@ -48,7 +48,7 @@ export interface EmbeddedDnsOptions {
   /** SOA RNAME as a name (`hostmaster.example.net`). Default `hostmaster.<zone>`. */
   hostmaster?: string;
   logger?: Logger;
-  /** Clock for the initial SOA serial (unix seconds of now). */
+  /** Clock, ms since the epoch (default Date.now): the initial SOA serial is its unix time in seconds. */
   now?: () => number;
   /** Default {@link TCP_IDLE_TIMEOUT_MS}. */
   tcpIdleTimeoutMs?: number;
@@ -102,8 +102,8 @@ function responseFlags(queryFlags: number, aa: boolean, tc: boolean, rcode: numb
 }
 
 export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<EmbeddedDns> {
-  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
-  const zone = new Zone(opts.zone, opts.nameservers, opts.hostmaster, now());
+  const now = opts.now ?? Date.now;
+  const zone = new Zone(opts.zone, opts.nameservers, opts.hostmaster, Math.floor(now() / 1000));
   const log = opts.logger;
   const writer = new ResponseWriter();
   const cache = new Map<string, CacheEntry>();

@@ -32,7 +32,7 @@ function rawUdp(msg: Buffer, waitMs = 300): Promise<Buffer | null> {
 }
 
 beforeAll(async () => {
-  dns = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, now: () => 1_700_000_000 });
+  dns = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, now: () => 1_700_000_000_000 });
   server = { host: '127.0.0.1', port: dns.address().udpPort };
   await dns.backend.loadAll([{ id: D1, ipv4: '198.51.100.7', ipv6: '2001:db8::7', lan: '192.168.1.10', acmeTxt: ['tok-one', 'tok-two'] }]);
 });
