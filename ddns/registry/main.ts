@@ -17,6 +17,7 @@ import { AddressPolicy } from './addresses.ts';
 import { EnrollmentTokens, NonceBook, TokenVerifier } from './auth.ts';
 import { DEFAULT_RATE_LIMITS, TokenBucketLimiter, type RateLimits } from './rate-limit.ts';
 import { Publisher } from './publisher.ts';
+import { GroupCommitter, KeyedMutex } from './group-commit.ts';
 import { buildApi, recordSetOf, type RegistryContext } from './api.ts';
 import { acmeRecordSet } from './acmedns.ts';
 
@@ -187,6 +188,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       zone,
       store,
       publisher,
+      writer: new GroupCommitter(store, now),
+      locks: new KeyedMutex(),
       policy,
       verifier: new TokenVerifier({ zone, lookupKey: (id) => store.getDevice(id)?.publicKey, now }),
       nonces: new NonceBook(now),
