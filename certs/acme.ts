@@ -200,8 +200,10 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       // Publish all values at once: the apex and the wildcard share one record name.
       await Promise.all(
         records.map(async (r) => {
-          await options.solver.present(r.base, r.value, { signal: options.signal });
+          // recorded first: a present that timed out may still have been applied, and cleanup of a
+          // value that is not there is harmless (Dns01Solver contract)
           presented.push({ name: r.base, value: r.value });
+          await options.solver.present(r.base, r.value, { signal: options.signal });
         }),
       );
       await waitForTxt(
