@@ -196,7 +196,11 @@ export class CertificateService implements TlsContextSource {
     } catch (err) {
       if (this.#stopped.signal.aborted) return;
       const retryAfterMs = isNodegateError(err) && typeof err.details?.retryAfterSeconds === 'number' ? err.details.retryAfterSeconds * 1000 : undefined;
-      const delay = backoffDelay(this.#failures, this.#o.acme.backoffMinMs, this.#o.acme.backoffMaxMs, this.#random, retryAfterMs);
+      // A wrong clock makes every fresh certificate look expired (or not yet valid): retrying soon
+      // would only order more of them. Wait the longest back-off for the clock to be fixed.
+      const delay = isNodegateError(err, 'NG_CERT_CLOCK')
+        ? this.#o.acme.backoffMaxMs
+        : backoffDelay(this.#failures, this.#o.acme.backoffMinMs, this.#o.acme.backoffMaxMs, this.#random, retryAfterMs);
       this.#schedule(delay);
       await this.#writeState().catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not write the certificate state file')); // now with nextRenewal
     }

@@ -166,6 +166,21 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
     }
   });
 
+  it('two services renewing the same data directory at once make one order: the second re-checks the store under the lock', async () => {
+    const data = await tempDir();
+    try {
+      const { solver: s, calls } = countingSolver(solver());
+      const a = await CertificateService.open({ dataDir: data.path, names: NAMES, zone: ZONE, acme: acmeConfig(), solver: s, logger });
+      const b = await CertificateService.open({ dataDir: data.path, names: NAMES, zone: ZONE, acme: acmeConfig(), solver: s, logger });
+      const [ia, ib] = await Promise.all([a.renew(), b.renew()]);
+      expect(calls).toEqual({ present: 2, cleanup: 2 });
+      expect(ia.fingerprint256).toBe(ib.fingerprint256);
+      expect(b.info().fingerprint256).toBe(a.info().fingerprint256);
+    } finally {
+      await data.remove();
+    }
+  });
+
   it('fails with NG_CERT_TXT_NOT_VISIBLE when the TXT never shows at the authoritative server, and still cleans up', async () => {
     const data = await tempDir();
     try {
