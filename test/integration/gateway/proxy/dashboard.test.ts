@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 async function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
-  const r = await h.client().request({ method: method as 'GET', path, headers: { host: GW_NAME, ...headers } });
+  const r = await h.client().request({ method: method, path, headers: { host: GW_NAME, ...headers } });
   return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
 }
 
