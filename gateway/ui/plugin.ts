@@ -507,7 +507,7 @@ export interface OwnerPagesBundle {
   /** `ownerPages` bound to {@link OwnerPagesBundle.auth}; register with `{ prefix, dataDir, deps }`. */
   plugin: FastifyPluginAsync<OwnerPagesOptions>;
   /** For the dashboard proxy: does this request carry a live owner session? */
-  isOwnerRequest(req: IncomingMessage): boolean;
+  isOwnerRequest: (req: IncomingMessage) => boolean;
   auth: OwnerAuth;
 }
 
