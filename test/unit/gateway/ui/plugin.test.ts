@@ -389,4 +389,18 @@ describe('owner pages plugin', () => {
     expect(noscriptNoticeFor({ headers: { 'accept-language': 'de-DE,de;q=0.9' } } as IncomingMessage)).toContain('lang="de"');
     expect(noscriptNoticeFor({ headers: { 'accept-language': 'de', cookie: 'ng_lang=pt-BR' } } as IncomingMessage)).toContain('Seu navegador bloqueia JavaScript');
   });
+
+  it('escapes everything that comes from outside: token names, status strings, reachability details', async () => {
+    await build();
+    const { jar, csrf } = await login();
+    const evil = '<img src=x onerror=alert(1)>"\'&';
+    const created = await app.inject({ method: 'POST', url: '/_nodegate/pair', headers: { ...FORM, cookie: asHeader(jar) }, payload: form({ csrf, name: evil, scope: 'readonly' }) });
+    rec.status = { names: [evil], lnd: { state: 'unlocked', alias: evil }, reachability: { verdict: evil, details: [evil] } };
+    const home = await app.inject({ url: '/_nodegate/', headers: { cookie: asHeader(jar) } });
+    const list = await app.inject({ url: '/_nodegate/pair', headers: { cookie: asHeader(jar) } });
+    for (const body of [created.body, home.body, list.body]) {
+      expect(body).not.toContain('<img');
+      expect(body).toContain('&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;');
+    }
+  });
 });
