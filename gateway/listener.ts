@@ -13,18 +13,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { isIP } from 'node:net';
 import type { Logger } from '../core/log.ts';
 import type { GatewayLimits } from './config.ts';
+import type { TlsContextSource } from '../certs/manager.ts';
 import { gatewayError, replyError, rawErrorResponse } from './proxy/reply.ts';
 
 /**
- * Where TLS certificates come from (certs/manager.ts implements it). `secureContext` is called on
- * every handshake and must be cheap (return a cached context; rebuild only when the stored
- * certificate changed). `servername` is the client's SNI, undefined when it sent none (an IP
- * address). It must not throw for an unknown name: return the default certificate.
+ * Where TLS certificates come from: certs/manager.ts's port. `secureContext` is called on every
+ * handshake (with the client's SNI, undefined when it sent none) and returns a cached context.
  */
-export interface TlsContextSource {
-  secureContext(servername?: string): SecureContext;
-  info(): unknown;
-}
+export type { TlsContextSource } from '../certs/manager.ts';
 
 /** Clients get this long to finish a TLS handshake (a stalled handshake holds a socket). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -140,7 +136,8 @@ export class HttpsListener {
 
   #misdirected(req: IncomingMessage): boolean {
     const sni = (req.socket as TLSSocket).servername;
-    if (typeof sni !== 'string' || sni.length === 0) return false;
+    // RFC 6066 section 3 forbids IP literals in SNI; some clients (wrk, curl --resolve) send them anyway
+    if (typeof sni !== 'string' || sni.length === 0 || isIP(sni) !== 0) return false;
     const host = hostOf(req.headers.host);
     return host !== undefined && host !== sni.toLowerCase();
   }

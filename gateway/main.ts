@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../core/log.ts';
 import { parseHostPort } from '../core/cli.ts';
 import { NodegateError, isNodegateError } from '../core/errors.ts';
@@ -19,7 +19,9 @@ import { LndUpstream } from './proxy/lnd-upstream.ts';
 import { LndProxy } from './proxy/lnd.ts';
 import { DashboardProxy } from './proxy/dashboard.ts';
 import { gatewayError, replyError, rawErrorResponse } from './proxy/reply.ts';
-import { makeOwnerDeps, type OwnerDeps } from './owner-deps.ts';
+import { makeOwnerDeps, type OwnerDeps, type NodeStatus } from './owner-deps.ts';
+import { ownerPages as ownerPagesPlugin } from './ui/plugin.ts';
+import { OwnerAuth } from './auth/owner.ts';
 
 export type { TlsContextSource } from './listener.ts';
 export type { OwnerDeps, NodeStatus } from './owner-deps.ts';
@@ -27,17 +29,15 @@ export type { OwnerDeps, NodeStatus } from './owner-deps.ts';
 /** Prefix of the owner pages (login, unlock, tokens, pairing), served by the ui plugin. */
 export const OWNER_PREFIX = '/_nodegate';
 
-/** Options the owner-pages plugin (gateway/ui/plugin.ts) is registered with. */
-export interface OwnerPagesOptions {
-  dataDir: string;
-  deps: OwnerDeps;
-}
-
-/** The owner pages: the fastify plugin and the session check that guards the dashboard. */
-export interface OwnerPages {
-  plugin: FastifyPluginAsync<OwnerPagesOptions> | FastifyPluginCallback<OwnerPagesOptions>;
-  /** True when the request carries a valid owner session cookie (gateway/auth/owner.ts). */
-  isOwnerRequest(req: IncomingMessage): boolean;
+/** How the owner pages (gateway/ui) are mounted. */
+export interface OwnerPagesSetup {
+  /** Default true. False serves no owner pages (and so no dashboard: nobody can log in). */
+  enabled?: boolean;
+  /** A shared OwnerAuth; default one opened on DATA. */
+  auth?: OwnerAuth;
+  /** `__Host-`/Secure cookies; default true (the gateway is HTTPS-only). */
+  secureCookies?: boolean;
+  now?: () => number;
 }
 
 export interface StartGatewayOptions {
@@ -45,9 +45,14 @@ export interface StartGatewayOptions {
   config: GatewayConfig;
   tls: TlsContextSource;
   logger: Logger;
-  ownerPages?: OwnerPages;
-  /** Extra names/cert facts for status; default none. */
-  statusExtras?: () => Record<string, unknown>;
+  /** Owner pages; default enabled with an OwnerAuth on DATA. */
+  ownerPages?: OwnerPagesSetup;
+  /** Fields other parts add to the owner status (onion, reachability). */
+  statusExtras?: () => Partial<NodeStatus>;
+  /** The served certificate PEM, for pairing while it is self-signed. */
+  certPem?: () => string | undefined;
+  /** The LND REST onion host, when Tor is on. */
+  onionHost?: () => string | undefined;
 }
 
 export interface RunningGateway {
@@ -57,6 +62,8 @@ export interface RunningGateway {
   lnd: LndUpstream;
   /** What the owner pages get; also handy for status. */
   deps: OwnerDeps;
+  /** The owner authentication guarding the dashboard (undefined when owner pages are off). */
+  ownerAuth: OwnerAuth | undefined;
   /** Graceful stop: stop accepting, finish in-flight requests (up to limits.shutdownGraceMs), close upstreams. */
   stop(): Promise<void>;
 }
@@ -87,7 +94,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     : undefined;
   const listeners: { listener: HttpsListener; route: Route }[] = [];
   let redirect: RedirectListener | undefined;
-  const deps = makeOwnerDeps({ tokens, lnd, config, tls: options.tls, addresses: () => listeners.map((l) => l.listener.address()), extras: options.statusExtras });
+  const deps = makeOwnerDeps({
+    tokens,
+    lnd,
+    config,
+    tls: options.tls,
+    addresses: () => listeners.map((l) => l.listener.address()),
+    extras: options.statusExtras,
+    certPem: options.certPem,
+    onionHost: options.onionHost,
+  });
+  const ownerSetup = options.ownerPages ?? {};
+  let ownerAuth: OwnerAuth | undefined;
 
   let owner: { app: FastifyInstance; handler: (req: IncomingMessage, res: ServerResponse) => void } | undefined;
   const stopAll = async () => {
@@ -97,7 +115,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
 
   try {
-    if (options.ownerPages) {
+    if (ownerSetup.enabled ?? true) {
+      const secureCookies = ownerSetup.secureCookies ?? true;
+      ownerAuth = ownerSetup.auth ?? (await OwnerAuth.open({ dataDir: options.dataDir, secureCookies, ...(ownerSetup.now ? { now: ownerSetup.now } : {}) }));
       let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
       const app = Fastify({
         logger: false,
@@ -107,13 +127,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           return createHttpServer(); // never listens: the gateway's listeners hand requests over
         },
       });
-      await app.register(options.ownerPages.plugin as FastifyPluginAsync<OwnerPagesOptions>, { prefix: OWNER_PREFIX, dataDir: options.dataDir, deps });
+      await app.register(ownerPagesPlugin, { prefix: OWNER_PREFIX, dataDir: options.dataDir, deps, auth: ownerAuth, secureCookies, ...(ownerSetup.now ? { now: ownerSetup.now } : {}) });
       await app.ready();
       if (!handler) throw new NodegateError('NG_INTERNAL', 'fastify did not hand over its request handler.');
       owner = { app, handler };
     }
 
-    const isOwner = (req: IncomingMessage) => options.ownerPages?.isOwnerRequest(req) ?? false;
+    const isOwner = (req: IncomingMessage) => ownerAuth?.isOwnerRequest(req) ?? false;
 
     const toDashboard = (req: IncomingMessage, res: ServerResponse) => {
       if (!isOwner(req)) {
@@ -138,6 +158,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const onRequest = (route: Route) => (req: IncomingMessage, res: ServerResponse) => {
       const url = req.url ?? '/';
       try {
+        if (url.charCodeAt(0) !== 47 /* / */) {
+          // absolute-form or asterisk-form targets are for proxies; this is an origin server
+          replyError(res, gatewayError('NG_GW_BAD_REQUEST', 400, 'The request target must be a path starting with "/".', { problem: 'not-origin-form' }));
+          return;
+        }
         if (route !== 'lnd' && isOwnerPath(url)) {
           if (owner) owner.handler(req, res);
           else replyError(res, gatewayError('NG_GW_NOT_FOUND', 404, 'The owner pages are not installed in this build.'));
@@ -215,6 +240,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     tokens,
     lnd,
     deps,
+    ownerAuth,
     addresses: () => ({
       https: listeners.map((l) => ({ ...l.listener.address(), route: l.route })),
       ...(redirect ? { httpRedirect: redirect.address() } : {}),

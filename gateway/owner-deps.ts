@@ -1,101 +1,59 @@
 /**
- * What the owner pages (gateway/ui, a separate part) may ask of the gateway: node status, wallet
- * unlock, token management and the pairing address. The pages receive these functions, never the
- * token key, the macaroons or the LND connection itself.
+ * The gateway's side of the owner-pages contract (gateway/ui/types.ts): node status, wallet unlock,
+ * token management and the pairing address, built from the real subsystems. The pages receive these
+ * functions, never the token key, the macaroons or the LND connection itself.
  */
-import type { GatewayConfig, LndNetwork } from './config.ts';
-import type { TokenService, Scope, TokenSummary } from './auth/tokens.ts';
-import type { LndUpstream, LndWalletState } from './proxy/lnd-upstream.ts';
+import type { GatewayConfig } from './config.ts';
+import type { TokenService } from './auth/tokens.ts';
+import type { LndUpstream } from './proxy/lnd-upstream.ts';
 import type { TlsContextSource } from './listener.ts';
+import type { CertInfo } from '../certs/cert-info.ts';
+import type { NodeStatus, OwnerDeps, PairingHost, TokenSummary } from './ui/types.ts';
 
-export interface NodeStatus {
-  lnd: {
-    state: LndWalletState;
-    network: LndNetwork;
-    alias?: string;
-    blockHeight?: number;
-    syncedToChain?: boolean;
-    version?: string;
-  };
-  /** Names from the config (registration). */
-  names: string[];
-  listeners: { host: string; port: number }[];
-  /** Whatever the certificate source reports (certs/manager.ts `info()`). */
-  certificate: unknown;
-  tokens: { active: number; revoked: number; expired: number };
-  [extra: string]: unknown;
-}
+export type { NodeStatus, OwnerDeps, PairingHost };
 
-export interface PairingHost {
-  host: string;
-  port: number;
-  /** True when the served certificate chains to a public CA (no cert in the lndconnect URI). */
-  publiclyTrusted: boolean;
-  /** The served certificate, for lndconnect's `cert=` when it is not publicly trusted. */
-  certPem?: string;
-  onionHost?: string;
-}
-
-export interface OwnerDeps {
-  status(): Promise<NodeStatus>;
-  /** Sends the password to LND once; never stored or logged. NG_GW_WALLET_UNLOCK on failure. */
-  unlockWallet(password: string, signal?: AbortSignal): Promise<void>;
-  createToken(input: { scope: Scope; name: string; ttlSeconds?: number }): Promise<{ id: string; token: string; expiresAt: string }>;
-  listTokens(): Promise<TokenSummary[]>;
-  revokeToken(id: string): Promise<void>;
-  pairingHost(): PairingHost;
-}
-
-/** Reads `publiclyTrusted`, `certPem` and `onionHost` from a certificate source's info when present. */
-function certFacts(info: unknown): { publiclyTrusted: boolean; certPem?: string; onionHost?: string } {
-  const o = (info ?? {}) as Record<string, unknown>;
-  return {
-    publiclyTrusted: o.publiclyTrusted === true,
-    ...(typeof o.certPem === 'string' ? { certPem: o.certPem } : {}),
-    ...(typeof o.onionHost === 'string' ? { onionHost: o.onionHost } : {}),
-  };
-}
-
-export function makeOwnerDeps(input: {
+export interface OwnerDepsInput {
   tokens: TokenService;
   lnd: LndUpstream;
   config: GatewayConfig;
   tls: TlsContextSource;
+  /** Bound HTTPS listeners, first one is where wallets pair. */
   addresses: () => { host: string; port: number }[];
-  extras?: (() => Record<string, unknown>) | undefined;
-  now?: () => number;
-}): OwnerDeps {
-  const now = input.now ?? Date.now;
+  /** Fields other parts add to the status (onion, reachability, renewal state). */
+  extras?: (() => Partial<NodeStatus>) | undefined;
+  /** PEM of the served certificate, for lndconnect's `cert=` while it is self-signed. */
+  certPem?: (() => string | undefined) | undefined;
+  /** The onion host of the LND REST onion service, when Tor is on. */
+  onionHost?: (() => string | undefined) | undefined;
+}
+
+function certInfo(tls: TlsContextSource): CertInfo | undefined {
+  try {
+    return tls.info();
+  } catch {
+    return undefined; // no certificate yet: status says so by omission
+  }
+}
+
+export function makeOwnerDeps(input: OwnerDepsInput): OwnerDeps {
   return {
-    async status() {
+    async status(): Promise<NodeStatus> {
       const state = await input.lnd.walletState();
       const info = state === 'unlocked' ? await input.lnd.getInfo() : undefined;
-      const list = input.tokens.list();
-      const t = now();
-      let certificate: unknown;
-      try {
-        certificate = input.tls.info();
-      } catch {
-        certificate = undefined; // no certificate yet: the status says so by omission
-      }
+      const cert = certInfo(input.tls);
+      const lanName = input.config.serverNames.find((n) => n.startsWith('lan.'));
       return {
-        ...(input.extras?.() ?? {}),
+        names: input.config.serverNames.filter((n) => !n.startsWith('lan.')),
+        ...(lanName ? { lanName } : {}),
+        ...(cert ? { certificate: { issuer: cert.issuer, notAfter: cert.notAfter.toISOString(), selfSigned: cert.selfSigned } } : {}),
         lnd: {
-          state,
-          network: input.config.lnd.network,
+          state: state === 'no-wallet' ? 'starting' : state,
           ...(typeof info?.alias === 'string' ? { alias: info.alias } : {}),
           ...(typeof info?.block_height === 'number' ? { blockHeight: info.block_height } : {}),
-          ...(typeof info?.synced_to_chain === 'boolean' ? { syncedToChain: info.synced_to_chain } : {}),
-          ...(typeof info?.version === 'string' ? { version: info.version } : {}),
+          ...(typeof info?.synced_to_chain === 'boolean' ? { synced: info.synced_to_chain } : {}),
         },
-        names: input.config.serverNames,
-        listeners: input.addresses(),
-        certificate,
-        tokens: {
-          active: list.filter((x) => !x.revokedAt && Date.parse(x.expiresAt) > t).length,
-          revoked: list.filter((x) => x.revokedAt).length,
-          expired: list.filter((x) => !x.revokedAt && Date.parse(x.expiresAt) <= t).length,
-        },
+        dashboardNeedsJs: input.config.dashboard !== undefined,
+        ...(input.extras?.() ?? {}),
       };
     },
     unlockWallet: (password, signal) => input.lnd.unlockWallet(password, signal),
@@ -103,20 +61,27 @@ export function makeOwnerDeps(input: {
       const created = await input.tokens.create(req);
       return { id: created.id, token: created.token, expiresAt: created.expiresAt };
     },
-    listTokens: () => Promise.resolve(input.tokens.list()),
+    listTokens(): Promise<TokenSummary[]> {
+      return Promise.resolve(
+        input.tokens.list().map((t) => ({ id: t.id, name: t.name, scope: t.scope, createdAt: t.createdAt, expiresAt: t.expiresAt, revoked: t.revokedAt !== undefined })),
+      );
+    },
     async revokeToken(id) {
       await input.tokens.revoke(id);
     },
-    pairingHost() {
+    pairingHost(): PairingHost {
       const first = input.addresses()[0] ?? { host: '127.0.0.1', port: 8443 };
-      let facts: ReturnType<typeof certFacts> = { publiclyTrusted: false };
-      try {
-        facts = certFacts(input.tls.info());
-      } catch {
-        // no certificate info yet: pair with the served cert unknown (not publicly trusted)
-      }
-      const host = input.config.serverNames[0] ?? (first.host === '0.0.0.0' || first.host === '::' ? '127.0.0.1' : first.host);
-      return { host, port: first.port, ...facts };
+      const cert = certInfo(input.tls);
+      const host = input.config.serverNames.find((n) => !n.startsWith('lan.')) ?? (first.host === '0.0.0.0' || first.host === '::' ? '127.0.0.1' : first.host);
+      const certPem = input.certPem?.();
+      const onionHost = input.onionHost?.();
+      return {
+        host,
+        port: first.port,
+        publiclyTrusted: cert !== undefined && !cert.selfSigned,
+        ...(certPem ? { certPem } : {}),
+        ...(onionHost ? { onionHost } : {}),
+      };
     },
   };
 }

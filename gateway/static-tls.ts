@@ -1,23 +1,27 @@
 /**
- * A {@link TlsContextSource} over one key and certificate in memory: for tests, the demo, and the
- * self-signed fallback until certs/manager.ts supplies the real source.
+ * A {@link TlsContextSource} over one key and certificate in memory: for tests and the demo
+ * (certs/manager.ts's CertificateService is the real source).
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { certInfoOf, type CertInfo } from '../certs/cert-info.ts';
 import type { TlsContextSource } from './listener.ts';
 
 export class StaticTlsSource implements TlsContextSource {
   #context: SecureContext;
+  #info: CertInfo;
   #certPem: string;
 
-  constructor(certPem: string, keyPem: string) {
+  constructor(certPem: string, keyPem: string, options: { publiclyTrusted?: boolean } = {}) {
     this.#context = createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+    this.#info = { ...certInfoOf(new X509Certificate(certPem)), selfSigned: !(options.publiclyTrusted ?? false) };
     this.#certPem = certPem;
   }
 
   /** Swaps the certificate: the next handshake serves the new one. */
   replace(certPem: string, keyPem: string): void {
     this.#context = createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+    this.#info = { ...certInfoOf(new X509Certificate(certPem)), selfSigned: this.#info.selfSigned };
     this.#certPem = certPem;
   }
 
@@ -25,8 +29,12 @@ export class StaticTlsSource implements TlsContextSource {
     return this.#context;
   }
 
-  info(): { certPem: string; publiclyTrusted: false; notAfter: string; subjectAltName: string | undefined } {
-    const x = new X509Certificate(this.#certPem);
-    return { certPem: this.#certPem, publiclyTrusted: false, notAfter: new Date(x.validTo).toISOString(), subjectAltName: x.subjectAltName };
+  info(): CertInfo {
+    return this.#info;
+  }
+
+  /** The served certificate (leaf PEM), for pairing while it is self-signed. */
+  certPem(): string {
+    return this.#certPem;
   }
 }

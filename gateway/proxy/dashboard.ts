@@ -63,7 +63,7 @@ export class DashboardProxy {
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     const abort = new AbortController();
     res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableEnded) abort.abort(); // the client left before the reply ended
     });
     const hasBody = req.headers['transfer-encoding'] !== undefined || length > 0;
     try {

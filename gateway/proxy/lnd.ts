@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Logger } from '../../core/log.ts';
 import { NodegateError, isNodegateError } from '../../core/errors.ts';
 import type { TokenService, TokenClaims } from '../auth/tokens.ts';
@@ -28,6 +28,9 @@ export interface LndProxyOptions {
   connectTimeoutMs: number;
   logger: Logger;
 }
+
+/** Upstream replies up to this size are read whole and sent with the head in one write. */
+const BUFFERED_BODY_BYTES = 64 * 1024;
 
 /** Headers that never cross into an upgraded (WebSocket) upstream request. */
 const WS_DROPPED = new Set(['host', 'authorization', 'grpc-metadata-macaroon', 'cookie', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'proxy-connection', 'proxy-authorization', 'content-length']);
@@ -80,27 +83,43 @@ export class LndProxy {
       this.#fail(req, res, err);
       return;
     }
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
     try {
+      // No AbortSignal: creating one per request cost more CPU than the rest of the hot path. A
+      // client that leaves mid-stream destroys the upstream body below, which frees its connection.
       const upstream = await this.#o.upstream.dispatcher().request({
         origin: this.#o.upstream.origin,
         method,
         path: target.path + target.search,
         headers,
         body: hasBody ? Readable.from(limitBody(req, this.#o.maxBodyBytes), { objectMode: false }) : undefined,
-        signal: abort.signal,
       });
+      const body = upstream.body;
+      if (res.destroyed) {
+        body.destroy();
+        return;
+      }
+      const length = upstream.headers['content-length'];
       res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
+      if (typeof length === 'string' && Number(length) <= BUFFERED_BODY_BYTES) {
+        // Small replies (nearly all LND calls) go out in one write with the head: one TLS record.
+        readAll(body).then(
+          (buf) => res.end(buf),
+          () => res.destroy(),
+        );
+        return;
+      }
       // A stream (no length) may stay silent for long: let the client see the headers now.
-      if (upstream.headers['content-length'] === undefined) res.flushHeaders();
-      pipeline(upstream.body, res, (err) => {
-        if (err && !abort.signal.aborted) this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke');
+      if (length === undefined) res.flushHeaders();
+      body.on('error', () => {
+        this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke');
+        res.destroy();
       });
+      res.once('close', () => {
+        if (!res.writableEnded) body.destroy(); // the client left: stop the upstream stream
+      });
+      body.pipe(res);
     } catch (err) {
-      if (abort.signal.aborted) return; // the client left; nothing to answer
+      if (res.destroyed) return; // the client left; nothing to answer
       const failure = isNodegateError(err) ? err : upstreamFailure(err, 'LND');
       if (failure.code === 'NG_GW_BODY_TOO_LARGE') res.setHeader('connection', 'close');
       this.#fail(req, res, failure);
@@ -193,6 +212,15 @@ function pathOnly(url: string | undefined): string {
   const u = url ?? '';
   const q = u.indexOf('?');
   return (q === -1 ? u : u.slice(0, q)).slice(0, 200);
+}
+
+function readAll(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (c: Buffer) => chunks.push(c));
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    body.once('error', reject);
+  });
 }
 
 /** The request body as an async iterable that fails with 413 once it passes `max` bytes. */

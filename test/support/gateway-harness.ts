@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Client } from 'undici';
 import { createLogger } from '../../core/log.ts';
 import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.ts';
-import { startGateway, type RunningGateway, type OwnerPages } from '../../gateway/main.ts';
+import { startGateway, type RunningGateway, type OwnerPagesSetup } from '../../gateway/main.ts';
+import { OwnerAuth } from '../../gateway/auth/owner.ts';
 import { StaticTlsSource } from '../../gateway/static-tls.ts';
 import { startLndSim, type LndSim } from './lnd-sim.ts';
 import { startDashboardApp, type DashboardApp } from './dashboard-app.ts';
@@ -16,6 +17,7 @@ import { makeSelfSignedCert, type TestCert } from './test-cert.ts';
 import { tempDir } from './process.ts';
 
 export const GW_NAME = 'gw.test';
+export const OWNER_PASSWORD = 'owner-password-123';
 
 export interface Harness {
   dataDir: string;
@@ -26,6 +28,10 @@ export interface Harness {
   gateway: RunningGateway;
   config: GatewayConfig;
   port: number;
+  /** A `Cookie` header value of a fresh owner session. */
+  ownerCookie(): Promise<string>;
+  /** A fresh owner session: its cookie and the CSRF value its forms carry. */
+  ownerSession(): Promise<{ cookie: string; csrf: string }>;
   /** Everything the gateway logged (JSON lines). */
   logs(): string;
   /** An undici client to the gateway, trusting the test cert, SNI gw.test. */
@@ -38,7 +44,8 @@ export interface Harness {
 export interface HarnessOptions {
   unlocked?: boolean;
   limits?: Partial<GatewayConfig['limits']>;
-  ownerPages?: OwnerPages;
+  /** Default: owner pages on, password OWNER_PASSWORD, cheap scrypt. */
+  ownerPages?: OwnerPagesSetup;
   /** Extra gateway config (merged over the defaults). */
   config?: Record<string, unknown>;
 }
@@ -66,9 +73,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     limits: { timeoutCheckIntervalMs: 100, ...options.limits },
     ...options.config,
   });
-  const gateway = await startGateway({ dataDir, config, tls, logger, ...(options.ownerPages ? { ownerPages: options.ownerPages } : {}) });
+  const ownerAuth = await OwnerAuth.open({ dataDir, scrypt: { N: 1024, r: 8, p: 1 } });
+  await ownerAuth.setPassword(OWNER_PASSWORD);
+  const gateway = await startGateway({ dataDir, config, tls, logger, ownerPages: options.ownerPages ?? { auth: ownerAuth }, certPem: () => tls.certPem() });
   const port = gateway.addresses().https[0]!.port;
   const clients: Client[] = [];
+  const ownerSession = async () => {
+    const auth = gateway.ownerAuth!;
+    const session = await auth.login(OWNER_PASSWORD, '127.0.0.1');
+    return { cookie: auth.sessionCookie(session).split(';')[0]!, csrf: session.csrfToken };
+  };
   return {
     dataDir,
     lnd,
@@ -79,6 +93,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     port,
     logs: () => logText,
+    async ownerCookie() {
+      return (await ownerSession()).cookie;
+    },
+    ownerSession,
     client() {
       const c = new Client(`https://127.0.0.1:${port}`, { connect: { ca: cert.certPem, servername: GW_NAME } });
       clients.push(c);
