@@ -177,7 +177,8 @@ export async function createWorld(options: WorldOptions): Promise<World> {
         `enable_upnp=${upnpOn ? 'yes' : 'no'}`,
         `enable_natpmp=${pmpOn ? 'yes' : 'no'}`,
         'secure_mode=yes',
-        'system_uptime=yes',
+        // the NAT-PMP/PCP epoch counts from the daemon's start, so a restart looks like a reboot
+        'system_uptime=no',
         'notify_interval=30',
         'clean_ruleset_interval=600',
         `uuid=3d3cec3a-8cf0-11e0-98ee-001a6b${tag}`,
