@@ -137,6 +137,11 @@ export class CertificateService implements TlsContextSource {
     return this.#context;
   }
 
+  /** The served chain (PEM): for lndconnect's `cert=` while the certificate is self-signed. */
+  certPem(): string {
+    return this.#pair.chainPem;
+  }
+
   info(): CertInfo {
     return this.#pair.info;
   }
