@@ -26,6 +26,8 @@ export interface KnotOptions {
   /** Default 1 (`udp-workers: 1`, the benchmark's setting). */
   udpWorkers?: number;
   host?: string;
+  /** A command knotd is run under, e.g. `['taskset', '-c', '0']` (it must exec knotd, keeping the PID). */
+  wrap?: string[];
 }
 
 export interface KnotServer {
@@ -102,7 +104,8 @@ zone:
 `;
     const confPath = join(dir.path, 'knot.conf');
     await writeFile(confPath, conf);
-    proc = startProcess('knotd', ['-c', confPath]);
+    const wrap = options.wrap ?? [];
+    proc = wrap.length > 0 ? startProcess(wrap[0]!, [...wrap.slice(1), 'knotd', '-c', confPath]) : startProcess('knotd', ['-c', confPath]);
     await proc.waitFor(/loaded, serial|zone file parsed|serial \d+/i, KNOT_START_TIMEOUT_MS);
     // Bounded readiness poll: the zone is served once SOA answers NOERROR with AA.
     const deadline = Date.now() + KNOT_START_TIMEOUT_MS;
