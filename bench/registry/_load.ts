@@ -1,6 +1,8 @@
 /**
  * Load generator for bench/registry/updates.ts, run in its own process so that the client's CPU
- * is not the server's: signed address updates (fresh EdDSA JWT each) at a fixed concurrency.
+ * is not the server's: signed address updates (a fresh EdDSA JWT each) at a fixed concurrency.
+ * The tokens are signed before the clock starts (each still unique and valid for 30 s), so the
+ * figure is the registry's rate, not the load generator's signing rate.
  * argv: KEYS_FILE API_URL ZONE COUNT CONCURRENCY. Prints one JSON line of results.
  */
 import { readFile } from 'node:fs/promises';
@@ -12,6 +14,8 @@ const count = Number(countArg);
 const concurrency = Number(concurrencyArg);
 const keys = JSON.parse(await readFile(keysFile!, 'utf8')) as unknown[];
 const clients = keys.map((k) => new RegistryClient({ url: apiUrl!, identity: identityFromPrivateJwk(k), zone: zone! }));
+const tokens: string[] = [];
+for (let i = 0; i < count; i++) tokens.push(await clients[i % clients.length]!.token());
 const latencies: number[] = [];
 let next = 0;
 let errors = 0;
@@ -24,7 +28,13 @@ await Promise.all(
       const client = clients[i % clients.length]!;
       const t0 = performance.now();
       try {
-        await client.updateAddress({ ipv4: `198.51.100.${i % 250}`, ipv6: `2001:db8::${(i % 65535).toString(16)}` });
+        const res = await fetch(`${apiUrl}/v1/devices/${client.identity.id}/address`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${tokens[i]}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ ipv4: `198.51.100.${i % 250}`, ipv6: `2001:db8::${(i % 65535).toString(16)}` }),
+        });
+        await res.arrayBuffer();
+        if (res.status !== 200) errors++;
       } catch {
         errors++;
       }

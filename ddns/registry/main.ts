@@ -26,7 +26,7 @@ export const REGISTRY_DB_FILE = 'registry.sqlite';
 /** Default API listener. */
 export const DEFAULT_API = { host: '127.0.0.1', port: 8053 };
 /** Default DNS listener (UDP and TCP). */
-export const DEFAULT_DNS = { host: '127.0.0.1', port: 5353 };
+export const DEFAULT_DNS = { host: '127.0.0.1', port: 5300 }; // not 5353: mDNS daemons hold that one
 
 export interface HostPort {
   host: string;
@@ -61,7 +61,7 @@ export interface StartRegistryOptions {
   nameservers?: NameserverOption[];
   /** CIDRs accepted for public records despite being special-purpose (labs, tests, demo). */
   allowAddresses?: string[];
-  /** Where records are published. Default 'embedded'. A DnsBackend instance is used as is (not closed by the registry... it is: close() closes it). */
+  /** Where records are published. Default 'embedded'. A DnsBackend instance is used as given and closed by close(). */
   backend?: 'embedded' | { rfc2136: Rfc2136BackendOption } | DnsBackend;
   /** When non-empty, registration needs one of these tokens. */
   enrollmentTokens?: string[];
@@ -141,8 +141,16 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     const dnsListen = opts.dns ?? DEFAULT_DNS;
     const choice = opts.backend ?? 'embedded';
     if (choice === 'embedded') {
-      const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...(dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host }) }];
-      embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now: () => Math.floor(now() / 1000) });
+      const wildcard = dnsListen.host === '0.0.0.0' || dnsListen.host === '::';
+      if (!opts.nameservers && wildcard) log.warn('the DNS listener has no single address to use as glue for ns.<zone>; give --ns NAME=IP');
+      const glue = wildcard ? {} : dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host };
+      const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...glue }];
+      try {
+        embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now: () => Math.floor(now() / 1000) });
+      } catch (err) {
+        if (err instanceof NodegateError) throw err;
+        throw new NodegateError('NG_USAGE', `The DNS server cannot listen on ${dnsListen.host}:${dnsListen.port} (${messageOf(err)}); choose another --dns HOST:PORT (ports below 1024 need privileges).`, { cause: err });
+      }
       backend = embedded.backend;
       const addr = embedded.address();
       dnsAddress = { host: addr.host, port: addr.udpPort };
