@@ -13,7 +13,7 @@
  *   renewal done by `nodegate certs renew` in another process is picked up and a suspended laptop
  *   wakes up to a fresh decision.
  */
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import { NodegateError, isNodegateError, messageOf } from '../core/errors.ts';
@@ -110,6 +110,7 @@ export class CertificateService implements TlsContextSource {
   #nextRenewal: number | undefined;
   #lastError: CertStatus['lastError'];
   #ari: RenewalInfo | undefined;
+  #listeners = new Set<(pair: CertPair) => void>();
 
   private constructor(options: CertificateServiceOptions, store: CertStore, pair: CertPair) {
     this.#o = options;
@@ -221,6 +222,24 @@ export class CertificateService implements TlsContextSource {
   #use(pair: CertPair): void {
     this.#context = contextOf(pair);
     this.#pair = pair;
+    for (const listener of this.#listeners) {
+      try {
+        listener(pair);
+      } catch (err) {
+        this.#o.logger.warn({ err }, 'a certificate change listener failed');
+      }
+    }
+  }
+
+  /** Calls `listener` with each new pair once it is served. Returns the unsubscribe function. */
+  onChange(listener: (pair: CertPair) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The current key and chain (PEM), e.g. for a server's default context. */
+  currentPem(): { key: string; cert: string } {
+    return { key: this.#pair.keyPem, cert: this.#pair.chainPem };
   }
 
   /**
@@ -285,6 +304,21 @@ export class CertificateService implements TlsContextSource {
     };
     await writeJsonAtomic(join(this.#certsDir, STATE_FILE), state, { mode: 0o600 });
   }
+}
+
+/**
+ * TLS server options that always present the current certificate: the SNI callback for clients that
+ * send a name, and the default context (clients that connect by IP address send none) which
+ * {@link attachTlsServer} keeps current.
+ * @example const server = https.createServer(tlsServerOptions(certs), app); attachTlsServer(server, certs);
+ */
+export function tlsServerOptions(service: CertificateService): TlsOptions {
+  return { ...service.currentPem(), SNICallback: (name, cb) => cb(null, service.secureContext(name)) };
+}
+
+/** Swaps `server`'s default context whenever the service stores a new certificate. Returns the detach function. */
+export function attachTlsServer(server: TlsServer, service: CertificateService): () => void {
+  return service.onChange((pair) => server.setSecureContext({ key: pair.keyPem, cert: pair.chainPem }));
 }
 
 /** Reads DATA/certs/state.json (the last outcome recorded by a renewal), if any. */

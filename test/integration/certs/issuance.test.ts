@@ -16,7 +16,7 @@ import { parseConfig } from '../../../core/config.ts';
 import { createLogger } from '../../../core/log.ts';
 import { AcmeConfig } from '../../../certs/config.ts';
 import { Rfc2136Solver } from '../../../certs/solvers/rfc2136.ts';
-import { CertificateService } from '../../../certs/manager.ts';
+import { CertificateService, tlsServerOptions, attachTlsServer } from '../../../certs/manager.ts';
 import { accountKeyPath } from '../../../certs/acme.ts';
 import type { Dns01Solver } from '../../../certs/solver.ts';
 
@@ -102,7 +102,8 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
       const service = await CertificateService.open({ dataDir: data.path, names: NAMES, zone: ZONE, acme: acmeConfig(), solver: s, logger });
       expect(service.info().selfSigned).toBe(true);
       expect(service.status().selfSigned).toBe(true);
-      server = createHttpsServer({ SNICallback: (name, cb) => cb(null, service.secureContext(name)) }, (_req, res) => res.end('ok'));
+      server = createHttpsServer(tlsServerOptions(service), (_req, res) => res.end('ok'));
+      attachTlsServer(server, service);
       await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
       const port = (server.address() as AddressInfo).port;
 
@@ -121,6 +122,15 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
       // a new connection sees the new certificate
       const fresh = await peerOf(port, `lan.${NAME}`);
       expect(fresh.cert.fingerprint256).toBe(info.fingerprint256);
+      // and so does a client that sends no SNI (connects by IP address): the default context was swapped
+      const noSni = await new Promise<string>((resolve, reject) => {
+        const sock = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          resolve(sock.getPeerCertificate().fingerprint256);
+          sock.end();
+        });
+        sock.on('error', reject);
+      });
+      expect(noSni).toBe(info.fingerprint256);
 
       // the chain verifies against pebble's root for both names, with node's TLS...
       for (const servername of [NAME, `lan.${NAME}`]) {
