@@ -19,6 +19,7 @@ import { canonicalTarget, type CanonicalTarget } from './path.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from './headers.ts';
 import { gatewayError, replyError, rawErrorResponse } from './reply.ts';
 import { upstreamFailure, type LndUpstream } from './lnd-upstream.ts';
+import { tunnel, isWebSocketUpgrade } from './tunnel.ts';
 
 export interface LndProxyOptions {
   upstream: LndUpstream;
@@ -136,6 +137,10 @@ export class LndProxy {
   /** Passes a WebSocket upgrade through to LND with the macaroon injected. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, token: string): void {
     socket.on('error', () => socket.destroy());
+    if (!isWebSocketUpgrade(req.headers.upgrade) || req.method !== 'GET') {
+      socket.end(rawErrorResponse(gatewayError('NG_GW_BAD_REQUEST', 400, 'Only WebSocket upgrades (GET, Upgrade: websocket) pass through.')));
+      return;
+    }
     this.#authorize(token, 'GET', req.url ?? '').then(
       ({ claims, target }) => this.#tunnel(req, socket, head, target, this.#o.upstream.macaroonHex(claims.scope)),
       (err: unknown) => {
@@ -157,8 +162,8 @@ export class LndProxy {
       rejectUnauthorized: true,
       checkServerIdentity: (_h, cert) => (cert.fingerprint256 === fingerprint ? undefined : Object.assign(new Error('LND presented a certificate other than its tls.cert'), { code: 'ERR_TLS_PINNED_CERT_MISMATCH' })),
     });
-    const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
-    let connected = false;
+    const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
+    upstream.once('secureConnect', () => clearTimeout(connectTimer));
     const lines = [`GET ${target.path}${target.search} HTTP/1.1`, `host: ${origin.host}`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i]!;
@@ -166,39 +171,28 @@ export class LndProxy {
       lines.push(`${name}: ${req.rawHeaders[i + 1]!}`);
     }
     lines.push(`grpc-metadata-macaroon: ${macaroonHex}`);
-    upstream.once('secureConnect', () => {
-      clearTimeout(timer);
-      connected = true;
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      this.#tunnels.add(client);
-      this.#tunnels.add(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    upstream.on('error', (err) => {
-      clearTimeout(timer);
-      if (!connected) {
+    tunnel({
+      client,
+      upstream,
+      requestHead: lines.join('\r\n'),
+      head,
+      readyEvent: 'secureConnect',
+      open: this.#tunnels,
+      onConnectError: (err) => {
+        clearTimeout(connectTimer);
         const e = upstreamFailure(err, 'LND');
         this.#o.logger.warn({ code: e.code, path: target.path }, 'lnd websocket upstream failed');
+        this.#tunnels.delete(client);
+        this.#tunnels.delete(upstream);
         client.end(rawErrorResponse(e));
-      } else client.destroy();
-    });
-    const cleanup = () => {
-      this.#tunnels.delete(client);
-      this.#tunnels.delete(upstream);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.once('close', cleanup);
-    upstream.once('close', () => {
-      if (connected) cleanup();
+        upstream.destroy();
+      },
     });
   }
 
   /** Open WebSocket tunnels (for graceful stop and tests). */
   openTunnels(): number {
-    return this.#tunnels.size / 2;
+    return Math.ceil(this.#tunnels.size / 2);
   }
 
   /** Closes every WebSocket tunnel (graceful stop: long-lived streams do not finish by themselves). */
