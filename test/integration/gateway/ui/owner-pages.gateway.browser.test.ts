@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page, type Locator } from 'playwright-core';
 import { startHarness, GW_NAME, type Harness } from '../../../support/gateway-harness.ts';
-import type { OwnerPages } from '../../../../gateway/main.ts';
-import { createOwnerPages, type OwnerPagesBundle } from '../../../../gateway/ui/plugin.ts';
+import { OwnerAuth } from '../../../../gateway/auth/owner.ts';
 import { t } from '../../../../gateway/ui/i18n.ts';
 
 const OWNER_PASSWORD = 'owner password for tests';
@@ -21,18 +20,16 @@ const SCREENSHOTS = new URL('../../../../docs/screenshots/', import.meta.url).pa
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let authDir: string;
-let owner: OwnerPagesBundle;
+let auth: OwnerAuth;
 let h: Harness;
 let browser: Browser;
 let base: string;
 
 beforeAll(async () => {
   authDir = await mkdtemp(join(tmpdir(), 'ng-ui-gw-'));
-  owner = await createOwnerPages({ dataDir: authDir });
-  await owner.auth.setPassword(OWNER_PASSWORD);
-  // Cast: gateway/owner-deps.ts types NodeStatus.certificate as `unknown` where gateway/ui/types.ts
-  // documents its shape; the pages render only a well-formed certificate (reported to the gateway).
-  h = await startHarness({ unlocked: false, ownerPages: { plugin: owner.plugin as OwnerPages['plugin'], isOwnerRequest: (req) => owner.isOwnerRequest(req) } });
+  auth = await OwnerAuth.open({ dataDir: authDir });
+  await auth.setPassword(OWNER_PASSWORD);
+  h = await startHarness({ unlocked: false, ownerPages: { auth } });
   base = `https://${GW_NAME}:${h.port}`;
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${GW_NAME} 127.0.0.1`] });
 });
