@@ -169,6 +169,26 @@ export class MappingKeeper {
     if (!present) await this.establish();
   }
 
+  /**
+   * The mapping exists on the router but does not answer from outside (the registry's probe): the
+   * router "works, then silently stops" (its firewall lost the rule behind its UPnP daemon's back).
+   * Remove and make it again.
+   */
+  recreate(): Promise<void> {
+    return this.serial(async () => {
+      const m = this.mapper;
+      const mapping = this.state.mapping;
+      if (m && mapping) {
+        try {
+          await m.unmap(mapping, { signal: this.controller.signal });
+        } catch (err) {
+          this.options.onError?.(err); // best effort: the add below is what matters
+        }
+      }
+      await this.establish();
+    });
+  }
+
   /** Checks at once (tests, the doctor, a NAT-PMP announcement). */
   checkNow(): Promise<void> {
     return this.serial(() => this.verify());

@@ -193,7 +193,8 @@ export async function createWorld(options: WorldOptions): Promise<World> {
       // older routers report their own WAN address even when it is not public: the CGNAT world
       // shows that variant, the double-NAT world shows 2.3.1's own (empty address, error 501)
       const bin = kind === 'cgnat' ? MINIUPNPD_REPORTS_WAN_BIN : MINIUPNPD_BIN;
-      const p = world.spawn(ns.router, bin, ['-d', '-f', file]);
+      // its own pid file: the default /var/run/miniupnpd.pid is shared by every namespace
+      const p = world.spawn(ns.router, bin, ['-d', '-f', file, '-P', join(dir, 'miniupnpd.pid')]);
       miniupnpd = p;
       await waitForSocket(() => inNs(ns.router, 'ss', ['-lnup']), pmpOn ? /:5351\b/ : upnpOn ? /:1900\b/ : null, p, MINIUPNPD_READY_MS);
     },
