@@ -47,7 +47,7 @@ beforeAll(async () => {
   await run('ip', ['-n', NS, 'link', 'set', 'ngt1', 'up']);
   await run('ip', ['-n', NS, 'route', 'add', 'default', 'via', '192.168.77.1']);
   await new Promise<void>((resolve, reject) => {
-    const child = execFile('ip', ['netns', 'exec', NS, 'nft', '-f', '-'], { timeout: 20_000 }, (err) => (err ? reject(err) : resolve()));
+    const child = execFile('ip', ['netns', 'exec', NS, 'nft', '-f', '-'], { timeout: 20_000 }, (err) => (err ? reject(new Error(`nft -f failed: ${err.message}`)) : resolve()));
     child.stdin?.end(NFT_RULES);
   });
 });
