@@ -18,7 +18,7 @@ import { isNodegateError } from '../../../core/errors.ts';
 import { connect as tlsConnect } from 'node:tls';
 import { startHarness, type Harness } from '../../support/gateway-harness.ts';
 
-const PUBLISH_TIMEOUT_MS = 30_000;
+const PUBLISH_TIMEOUT_MS = 60_000;
 const FETCH_ATTEMPTS = 4;
 
 let network: TorNetwork;
@@ -111,10 +111,10 @@ beforeAll(async () => {
   lnd = await listen((path) => (path === '/v1/getinfo' ? { status: 200, body: JSON.stringify({ alias: 'lnd-sim', synced_to_chain: true }) } : { status: 404, body: '{}' }));
   network = await startTorNetwork();
   nodeTor = new TorProcess({ dir: join(data.path, 'tor'), extraTorrc: network.torrcLines });
-  const started = await Promise.all([network.startClient('fetcher'), network.startClient('wallet'), nodeTor.start().then(() => nodeTor.waitForBootstrap(60_000))]);
+  const started = await Promise.all([network.startClient('fetcher'), network.startClient('wallet'), nodeTor.start().then(() => nodeTor.waitForBootstrap(120_000))]);
   fetcher = started[0];
   wallet = started[1];
-});
+}, 240_000); // five tors on a shared 2-core machine: usually ~25 s
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined); // keep stopping the rest
@@ -125,7 +125,7 @@ afterAll(async () => {
   await data?.remove();
 });
 
-describe('onion service on a private Tor network', () => {
+describe('onion service on a private Tor network', { timeout: 180_000 }, () => {
   let address: string;
   let onion: OnionService;
 
@@ -155,7 +155,7 @@ describe('onion service on a private Tor network', () => {
     process.kill(oldPid!, 'SIGKILL');
     await republished;
     expect(nodeTor.pid).not.toBe(oldPid);
-    await nodeTor.waitForBootstrap(60_000);
+    await nodeTor.waitForBootstrap(120_000);
     await onion.waitPublished(PUBLISH_TIMEOUT_MS);
     expect(onion.status().address).toBe(address);
     await fetcher.control.signal('NEWNYM');
@@ -167,7 +167,7 @@ describe('onion service on a private Tor network', () => {
     await nodeTor.stop();
     nodeTor = new TorProcess({ dir: join(data.path, 'tor'), extraTorrc: network.torrcLines });
     await nodeTor.start();
-    await nodeTor.waitForBootstrap(60_000);
+    await nodeTor.waitForBootstrap(120_000);
     onion = new OnionService({ dir: join(data.path, 'tor'), source: nodeTor, ports: [{ virtualPort: 443, target: `127.0.0.1:${portOf(dashboard)}` }] });
     expect(await onion.start()).toBe(address);
     await onion.waitPublished(PUBLISH_TIMEOUT_MS);
