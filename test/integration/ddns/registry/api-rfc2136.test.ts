@@ -88,9 +88,9 @@ describe('nodegate registry --backend rfc2136', () => {
       '--allow-address', '198.51.100.0/24',
     ]);
     try {
-      const init = await runNodegate(['init', '--data', join(dir.path, 'node'), '--registry', proc.apiUrl]);
+      const init = await runNodegate(['init', '--data', join(dir.path, 'node'), '--registry', proc.apiUrl, '--no-cert', '--json']);
       expect(init.code).toBe(0);
-      const name = init.stdout.trim();
+      const { name } = JSON.parse(init.stdout) as { name: string };
       const { clientForRegisteredDevice } = await import('../../../../ddns/client/enroll.ts');
       const { client } = await clientForRegisteredDevice(join(dir.path, 'node'));
       await client.updateAddress({ ipv4: '198.51.100.32' });
