@@ -146,7 +146,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       const glue = wildcard ? {} : dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host };
       const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...glue }];
       try {
-        embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now: () => Math.floor(now() / 1000) });
+        embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now });
       } catch (err) {
         if (err instanceof NodegateError) throw err;
         throw new NodegateError('NG_USAGE', `The DNS server cannot listen on ${dnsListen.host}:${dnsListen.port} (${messageOf(err)}); choose another --dns HOST:PORT (ports below 1024 need privileges).`, { cause: err });
