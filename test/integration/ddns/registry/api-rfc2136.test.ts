@@ -6,6 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { queryDns, rdataText } from '../../../../ddns/dns-client.ts';
+import { startRegistry } from '../../../../ddns/registry/main.ts';
+import { generateIdentity } from '../../../../ddns/client/identity.ts';
+import { RegistryClient } from '../../../../ddns/client/registry-client.ts';
+import { clientForRegisteredDevice } from '../../../../ddns/client/enroll.ts';
 import { startKnot, type KnotServer } from '../../../support/knot.ts';
 import { tempDir } from '../../../support/process.ts';
 import { dig, runNodegate, startRegistryProcess } from '../../../support/registry-process.ts';
@@ -79,6 +83,46 @@ describe('registry API publishing to knot by RFC 2136', () => {
   });
 });
 
+describe('start-up with the RFC 2136 backend', () => {
+  it('pushes every stored device to knot at start, and starts even when knot refuses (changes stay pending)', async () => {
+    const dir = await tempDir('ng-registry-rfc2136-start-');
+    const base = { zone: TEST_ZONE, dataDir: dir.path, api: { host: '127.0.0.1', port: 0 }, allowAddresses: ['198.51.100.0/24'] };
+    try {
+      // first life: embedded backend, two devices with addresses
+      const first = await startRegistry({ ...base, dns: { host: '127.0.0.1', port: 0 } });
+      const ids: string[] = [];
+      try {
+        for (const ip of ['198.51.100.34', '198.51.100.35']) {
+          const identity = generateIdentity();
+          const { client } = await RegistryClient.register({ url: first.apiUrl, identity });
+          await client.updateAddress({ ipv4: ip });
+          ids.push(identity.id);
+        }
+      } finally {
+        await first.close();
+      }
+      // second life: knot refuses (wrong key): the registry starts anyway, both devices pending
+      const refused = await startRegistry({ ...base, backend: { rfc2136: { server: knotAddr(), tsig: { ...knot.tsig, secret: Buffer.alloc(32, 9).toString('base64') } } } });
+      try {
+        expect(refused.publisher.pendingCount).toBe(2);
+      } finally {
+        await refused.close();
+      }
+      // third life: the right key: both devices are in knot after start
+      const right = await startRegistry({ ...base, backend: { rfc2136: { server: knotAddr(), tsig: knot.tsig } } });
+      try {
+        expect(right.publisher.pendingCount).toBe(0);
+        expect((await queryDns(knotAddr(), `${ids[0]}.${TEST_ZONE}`, 'A')).answers.map(rdataText)).toEqual(['198.51.100.34']);
+        expect((await queryDns(knotAddr(), `${ids[1]}.${TEST_ZONE}`, 'A')).answers.map(rdataText)).toEqual(['198.51.100.35']);
+      } finally {
+        await right.close();
+      }
+    } finally {
+      await dir.remove();
+    }
+  });
+});
+
 describe('nodegate registry --backend rfc2136', () => {
   it('publishes a device registered through the CLI to knot', async () => {
     const dir = await tempDir('ng-registry-rfc2136-cli-');
@@ -91,7 +135,6 @@ describe('nodegate registry --backend rfc2136', () => {
       const init = await runNodegate(['init', '--data', join(dir.path, 'node'), '--registry', proc.apiUrl]);
       expect(init.code).toBe(0);
       const name = init.stdout.trim();
-      const { clientForRegisteredDevice } = await import('../../../../ddns/client/enroll.ts');
       const { client } = await clientForRegisteredDevice(join(dir.path, 'node'));
       await client.updateAddress({ ipv4: '198.51.100.32' });
       expect(await dig(knotAddr(), name, 'A')).toEqual(['198.51.100.32']);
