@@ -133,7 +133,6 @@ const bearer = [{ deviceJwt: [] }];
 
 const devicesPlugin = fp(
   (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
-
     app.post(
       '/v1/nonce',
       { onRequest: limitHook(ctx.limits.register), schema: { tags: ['devices'], summary: 'A single-use registration nonce', response: { 200: NonceResponse, ...errorResponses } } },
