@@ -159,9 +159,11 @@ export class CertificateService implements TlsContextSource {
     };
   }
 
-  /** When the current certificate should be renewed (now, for the self-signed fallback). */
+  /** When the current certificate should be renewed, ms since the epoch (0 for the self-signed fallback: overdue). */
   dueAt(): number {
-    if (this.#pair.info.selfSigned || !covers(this.#pair.info, this.#o.names)) return this.#now();
+    // Not `now()`: comparing a second reading of the clock with the first made "due now" look
+    // like "not due" whenever the millisecond ticked in between.
+    if (this.#pair.info.selfSigned || !covers(this.#pair.info, this.#o.names)) return 0;
     return renewalTime(this.#pair.info, this.#o.acme.renewFractionLeft, this.#ari?.window, () => 0.5);
   }
 

@@ -104,6 +104,8 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
       expect(service.status().selfSigned).toBe(true);
       server = createHttpsServer(tlsServerOptions(service), (_req, res) => res.end('ok'));
       attachTlsServer(server, service);
+      // the idle keep-alive connection must outlive a slow issuance on a loaded machine (default 5 s)
+      server.keepAliveTimeout = 60_000;
       await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
       const port = (server.address() as AddressInfo).port;
 

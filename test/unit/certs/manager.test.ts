@@ -56,6 +56,20 @@ describe('CertificateService', () => {
     }
   });
 
+  it('regression: the self-signed fallback is always due, even when the clock ticks between two readings', async () => {
+    const data = await tempDir();
+    try {
+      let clock = Date.now();
+      const closedPort = await freePort();
+      const acme = parseConfig(AcmeConfig, { directoryUrl: `https://127.0.0.1:${closedPort}/dir`, authoritativeServers: ['127.0.0.1:53'] }, 'test');
+      const service = await CertificateService.open({ dataDir: data.path, names: NAMES, zone: 'example.test', acme, solver: noSolver, logger: createLogger({ level: 'silent' }), now: () => clock++ });
+      // "not due" would resolve with the self-signed info; due means an order is attempted (the CA is down here)
+      await expect(service.renew()).rejects.toMatchObject({ code: 'NG_CERT_ACME' });
+    } finally {
+      await data.remove();
+    }
+  });
+
   it('reports a corrupt current pair at open (NG_CERT_STORE_CORRUPT) and serves the previous one', async () => {
     const data = await tempDir();
     try {
