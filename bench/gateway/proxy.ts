@@ -11,7 +11,7 @@
  * Run: node bin/run-ts.js bench/gateway/proxy.ts [seconds-per-run]   (all traffic on 127.0.0.1)
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile, readFile, readdir } from 'node:fs/promises';
+import { mkdir, writeFile, readFile, readdir, copyFile, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -228,6 +228,21 @@ https://${NAME}:${cdPort} {
         },
       },
       {
+        // What a distribution would ship: one esbuild bundle run by plain node (no tsx loader thread).
+        name: 'nodegate, bundled (no tsx)',
+        start: async () => {
+          const bundleDir = join(dir.path, 'bundle');
+          await mkdir(bundleDir, { recursive: true });
+          const esbuild = await import('esbuild');
+          await esbuild.build({ entryPoints: [join(ROOT, 'bin/nodegate.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: join(bundleDir, 'nodegate.mjs'), logLevel: 'error' });
+          await copyFile(join(ROOT, 'gateway/ui/style.css'), join(bundleDir, 'style.css'));
+          await symlink(join(ROOT, 'node_modules'), join(bundleDir, 'node_modules'));
+          const p = startProcess(process.execPath, [join(bundleDir, 'nodegate.mjs'), 'start', '--data', dataDir], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
+          await p.waitFor(/listening on/, 20_000);
+          return { proc: p, port: gwPort, pids: () => Promise.resolve([p.pid]) };
+        },
+      },
+      {
         name: 'nginx 1 worker',
         start: async () => {
           const p = startProcess('nginx', ['-c', ngConf, '-p', dir.path, '-e', join(dir.path, 'ng-error.log')]);
@@ -270,7 +285,13 @@ https://${NAME}:${cdPort} {
         for (const [load, conns, h] of loads) {
           const ids = await pids();
           const before = await cpuTicks(ids);
-          const r = await wrk(port, conns, seconds, h);
+          let r: WrkResult;
+          try {
+            r = await wrk(port, conns, seconds, h);
+          } catch (err) {
+            process.stderr.write(`${engine.name}, ${load}: wrk failed (${(err as Error).message.split('\n')[0]})\n${proc.output().slice(-2000)}\n`);
+            r = { rps: NaN, p99Ms: NaN, requests: 0, errors: -1 };
+          }
           const after = await cpuTicks(ids);
           rows.push({ proxy: engine.name, load, rps: r.rps, p99Ms: r.p99Ms, cpuUsPerReq: r.requests > 0 ? (((after - before) / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors });
         }

@@ -95,6 +95,11 @@ export class LndProxy {
         body: hasBody ? Readable.from(limitBody(req, this.#o.maxBodyBytes), { objectMode: false }) : undefined,
       });
       const body = upstream.body;
+      // Every path below may destroy `body` (client gone); its 'error' must never go unheard.
+      body.on('error', (err: Error & { code?: string }) => {
+        if (err.code !== 'UND_ERR_ABORTED') this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke');
+        res.destroy();
+      });
       if (res.destroyed) {
         body.destroy();
         return;
@@ -105,16 +110,12 @@ export class LndProxy {
         // Small replies (nearly all LND calls) go out in one write with the head: one TLS record.
         readAll(body).then(
           (buf) => res.end(buf),
-          () => res.destroy(),
+          () => res.destroy(), // already logged by the 'error' listener above
         );
         return;
       }
       // A stream (no length) may stay silent for long: let the client see the headers now.
       if (length === undefined) res.flushHeaders();
-      body.on('error', () => {
-        this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke');
-        res.destroy();
-      });
       res.once('close', () => {
         if (!res.writableEnded) body.destroy(); // the client left: stop the upstream stream
       });

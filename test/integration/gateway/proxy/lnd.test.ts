@@ -137,6 +137,36 @@ describe('streaming and WebSocket', () => {
   });
 });
 
+describe('clients that leave', () => {
+  it('a client gone while LND is still answering does not take the gateway down (regression: unhandled body error)', async () => {
+    h.lnd.setGetinfoDelayMs(300);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = await h.rawTls();
+        s.on('error', () => undefined);
+        s.write(`GET /v1/getinfo HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer ${readonly}\r\n\r\n`);
+        await new Promise((r) => setTimeout(r, 50 + i * 100));
+        s.destroy();
+      }
+      await new Promise((r) => setTimeout(r, 400));
+    } finally {
+      h.lnd.setGetinfoDelayMs(0);
+    }
+    const r = await get('/v1/getinfo', { authorization: `Bearer ${readonly}` });
+    expect(r.status).toBe(200);
+  });
+
+  it('a client that leaves a stream closes the upstream stream', async () => {
+    const c = h.client();
+    const r = await c.request({ method: 'GET', path: '/v1/invoices/subscribe', headers: { host: GW_NAME, authorization: `Bearer ${readonly}` } });
+    expect(r.statusCode).toBe(200);
+    await c.destroy();
+    await new Promise((res) => setTimeout(res, 200));
+    const again = await get('/v1/getinfo', { authorization: `Bearer ${readonly}` });
+    expect(again.status).toBe(200);
+  });
+});
+
 describe('upgrade abuse', () => {
   it('refuses an Upgrade other than websocket (h2c) with 400 NG_GW_BAD_REQUEST, LND sees nothing', async () => {
     const before = h.lnd.total();
