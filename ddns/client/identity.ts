@@ -7,7 +7,7 @@
  * A key file that exists but cannot be parsed is NG_FILE_CORRUPT and is never replaced silently:
  * replacing it would change the device's name and orphan its certificates.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { link, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, readFileIfExists, writeFileAtomic } from '../../core/atomic-file.ts';
@@ -108,7 +108,7 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<DeviceIdent
   if (existing) return existing;
   const identity = generateIdentity();
   const path = join(dataDir, DEVICE_KEY_FILE);
-  const staging = `${path}.new-${process.pid}-${Date.now()}`;
+  const staging = `${path}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
   const jwk = identity.privateKey.export({ format: 'jwk' });
   await writeFileAtomic(staging, JSON.stringify(jwk) + '\n', { mode: 0o600 });
   try {

@@ -25,6 +25,7 @@ import {
 import type { DeviceRecordSet } from './dns-backend.ts';
 import type { RegistryStore, StoredDevice, DeviceRecordFields } from './store.ts';
 import type { Publisher } from './publisher.ts';
+import type { GroupCommitter, KeyedMutex } from './group-commit.ts';
 import { normalizeSourceAddress, familyOf, type AddressPolicy } from './addresses.ts';
 import { hashSecret, verifyRegistration, type EnrollmentTokens, type NonceBook, type TokenVerifier } from './auth.ts';
 import type { TokenBucketLimiter } from './rate-limit.ts';
@@ -42,6 +43,10 @@ export interface RegistryContext {
   zone: string;
   store: RegistryStore;
   publisher: Publisher;
+  /** Group commit of record changes. */
+  writer: GroupCommitter;
+  /** Serialises read-modify-write per device id. */
+  locks: KeyedMutex;
   policy: AddressPolicy;
   verifier: TokenVerifier;
   nonces: NonceBook;
@@ -90,29 +95,36 @@ export function limitHook(limiter: TokenBucketLimiter): onRequestHookHandler {
   };
 }
 
-/** Commits new records for a device when they differ, then publishes them. */
-export async function changeRecords(ctx: RegistryContext, device: StoredDevice, next: DeviceRecordFields): Promise<{ device: StoredDevice; changed: boolean }> {
-  const same =
-    device.ipv4 === next.ipv4 &&
-    device.ipv6 === next.ipv6 &&
-    device.lan === next.lan &&
-    device.acmeTxt.length === next.acmeTxt.length &&
-    device.acmeTxt.every((v, i) => v === next.acmeTxt[i]);
-  if (same) return { device, changed: false };
-  const stored = ctx.store.setRecords(device.id, next, ctx.now());
-  await ctx.publisher.publish(device.id);
-  return { device: stored, changed: true };
+/**
+ * Changes the records of a device: under the device's lock, reads its stored state, lets `compute`
+ * decide the new records (it may throw a coded error), commits them when they differ (group
+ * commit: durable before this resolves), then publishes them.
+ */
+export function changeRecords(ctx: RegistryContext, id: string, compute: (device: StoredDevice) => DeviceRecordFields): Promise<{ device: StoredDevice; changed: boolean }> {
+  return ctx.locks.run(id, async () => {
+    const device = ctx.store.getDevice(id);
+    if (!device) throw new NodegateError('NG_REG_DEVICE_UNKNOWN', `No device ${id} is registered; register first.`, { status: 404 });
+    const next = compute(device);
+    const same =
+      device.ipv4 === next.ipv4 &&
+      device.ipv6 === next.ipv6 &&
+      device.lan === next.lan &&
+      device.acmeTxt.length === next.acmeTxt.length &&
+      device.acmeTxt.every((v, i) => v === next.acmeTxt[i]);
+    if (same) return { device, changed: false };
+    const stored = await ctx.writer.setRecords(id, next);
+    await ctx.publisher.publish(id);
+    return { device: stored, changed: true };
+  });
 }
 
-/** Authenticates a device call and checks that it touches its own id. */
-async function authenticate(ctx: RegistryContext, req: FastifyRequest<{ Params: { id: string } }>): Promise<StoredDevice> {
+/** Authenticates a device call and checks that it touches its own id; returns that id. */
+async function authenticate(ctx: RegistryContext, req: FastifyRequest<{ Params: { id: string } }>): Promise<string> {
   const caller = await ctx.verifier.verify(req.headers.authorization);
   if (caller !== req.params.id) {
     throw new NodegateError('NG_REG_FORBIDDEN', `This token belongs to device ${caller}; a device can change only its own records.`, { status: 403 });
   }
-  const device = ctx.store.getDevice(caller);
-  if (!device) throw new NodegateError('NG_REG_DEVICE_UNKNOWN', `No device ${caller} is registered; register first.`, { status: 404 });
-  return device;
+  return caller;
 }
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[a-z2-7]{16}$' }) });
@@ -145,8 +157,14 @@ const devicesPlugin = fp(
         const updateSecret = randomBytes(32).toString('base64url');
         const { device, created } = ctx.store.upsertDevice(id, body.publicKey.x, hashSecret(updateSecret), ctx.now());
         ctx.verifier.forget(id);
-        if (created) await ctx.publisher.publish(id);
-        req.log.info({ id, created }, 'device registered');
+        if (created) {
+          // A new device has no records yet: a backend failure here only delays its empty set,
+          // which the publisher retries; the registration itself stands.
+          await ctx.publisher.publish(id).catch((err: unknown) => {
+            if (!isNodegateError(err, 'NG_REG_UNAVAILABLE')) throw err;
+          });
+        }
+        ctx.log.info({ id, created }, 'device registered');
         return reply.code(created ? 201 : 200).send({ ...deviceResponse(ctx.zone, device), updateSecret });
       },
     );
@@ -154,7 +172,12 @@ const devicesPlugin = fp(
     app.get<{ Params: { id: string } }>(
       '/v1/devices/:id',
       { onRequest: limitHook(ctx.limits.api), schema: { tags: ['devices'], summary: "The device's name and records", params: IdParams, security: bearer, response: { 200: DeviceResponse, ...errorResponses } } },
-      async (req) => deviceResponse(ctx.zone, await authenticate(ctx, req)),
+      async (req) => {
+        const id = await authenticate(ctx, req);
+        const device = ctx.store.getDevice(id);
+        if (!device) throw new NodegateError('NG_REG_DEVICE_UNKNOWN', `No device ${id} is registered; register first.`, { status: 404 });
+        return deviceResponse(ctx.zone, device);
+      },
     );
 
     app.put<{ Params: { id: string }; Body: AddressUpdateRequest }>(
@@ -164,22 +187,24 @@ const devicesPlugin = fp(
         schema: { tags: ['devices'], summary: 'Set the public and LAN addresses ("auto" = the source address of this request)', params: IdParams, body: AddressUpdateRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
-        const device = await authenticate(ctx, req);
+        const caller = await authenticate(ctx, req);
         const source = sourceAddress(req);
-        const next: DeviceRecordFields = { ipv4: device.ipv4, ipv6: device.ipv6, lan: device.lan, acmeTxt: device.acmeTxt };
+        const body = req.body;
+        // Validate before taking the lock: a bad request never waits behind good ones.
+        const wanted: Partial<Record<'ipv4' | 'ipv6' | 'lan', string | null>> = {};
         for (const family of ['ipv4', 'ipv6'] as const) {
-          const value = req.body[family];
+          const value = body[family];
           if (value === undefined) continue;
-          if (value === null) next[family] = null;
+          if (value === null) wanted[family] = null;
           else if (value === 'auto') {
             if (familyOf(source) !== family) {
               throw new NodegateError('NG_REG_ADDRESS_INVALID', `${family} "auto" needs a request over ${family === 'ipv4' ? 'IPv4' : 'IPv6'}; this one came from ${source}. Send the address explicitly.`, { status: 400, details: { field: family } });
             }
-            next[family] = ctx.policy.checkPublic(source, family);
-          } else next[family] = ctx.policy.checkPublic(value, family);
+            wanted[family] = ctx.policy.checkPublic(source, family);
+          } else wanted[family] = ctx.policy.checkPublic(value, family);
         }
-        if (req.body.lan !== undefined) next.lan = req.body.lan === null ? null : ctx.policy.checkLan(req.body.lan);
-        const { device: stored } = await changeRecords(ctx, device, next);
+        if (body.lan !== undefined) wanted.lan = body.lan === null ? null : ctx.policy.checkLan(body.lan);
+        const { device: stored } = await changeRecords(ctx, caller, (d) => ({ ipv4: d.ipv4, ipv6: d.ipv6, lan: d.lan, acmeTxt: d.acmeTxt, ...wanted }));
         return deviceResponse(ctx.zone, stored);
       },
     );
@@ -191,10 +216,9 @@ const devicesPlugin = fp(
         schema: { tags: ['devices'], summary: `Add a _acme-challenge TXT value (at most ${MAX_ACME_TXT_VALUES} held; a further one drops the oldest)`, params: IdParams, body: AcmeTxtRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
-        const device = await authenticate(ctx, req);
+        const caller = await authenticate(ctx, req);
         const value = req.body.value;
-        const acmeTxt = device.acmeTxt.includes(value) ? device.acmeTxt : [...device.acmeTxt, value].slice(-MAX_ACME_TXT_VALUES);
-        const { device: stored } = await changeRecords(ctx, device, { ...device, acmeTxt });
+        const { device: stored } = await changeRecords(ctx, caller, (d) => ({ ...d, acmeTxt: d.acmeTxt.includes(value) ? d.acmeTxt : [...d.acmeTxt, value].slice(-MAX_ACME_TXT_VALUES) }));
         return deviceResponse(ctx.zone, stored);
       },
     );
@@ -206,8 +230,8 @@ const devicesPlugin = fp(
         schema: { tags: ['devices'], summary: 'Remove a _acme-challenge TXT value (absent values are fine)', params: IdParams, body: AcmeTxtRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
-        const device = await authenticate(ctx, req);
-        const { device: stored } = await changeRecords(ctx, device, { ...device, acmeTxt: device.acmeTxt.filter((v) => v !== req.body.value) });
+        const caller = await authenticate(ctx, req);
+        const { device: stored } = await changeRecords(ctx, caller, (d) => ({ ...d, acmeTxt: d.acmeTxt.filter((v) => v !== req.body.value) }));
         return deviceResponse(ctx.zone, stored);
       },
     );
@@ -248,7 +272,8 @@ export interface ApiOptions {
 
 /** Builds the API (not listening yet). */
 export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): Promise<FastifyInstance> {
-  const fastifyLogger: FastifyBaseLogger = ctx.log;
+  // Per-request lines (info) would dominate the log at update rates; fastify logs warnings and up.
+  const fastifyLogger: FastifyBaseLogger = ctx.log.child({ component: 'api' }, { level: ctx.log.levelVal > 40 ? ctx.log.level : 'warn' });
   const app = Fastify({
     loggerInstance: fastifyLogger,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -256,7 +281,6 @@ export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): 
     trustProxy: options.trustProxy ?? false,
     // Reject unknown keys instead of silently dropping them; no type coercion of JSON bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-    disableRequestLogging: true,
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const coded = toNodegateError(err);

@@ -10,11 +10,14 @@ import { createLogger } from '../../core/log.ts';
 import { NodegateError, messageOf } from '../../core/errors.ts';
 import { isBulkLoading, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
 import { startEmbeddedDns, type EmbeddedDns } from './dns/server.ts';
+import { Rfc2136Backend } from './rfc2136.ts';
+import type { TsigKey } from '../tsig.ts';
 import { SqliteStore, type RegistryStore } from './store.ts';
 import { AddressPolicy } from './addresses.ts';
 import { EnrollmentTokens, NonceBook, TokenVerifier } from './auth.ts';
 import { DEFAULT_RATE_LIMITS, TokenBucketLimiter, type RateLimits } from './rate-limit.ts';
 import { Publisher } from './publisher.ts';
+import { GroupCommitter, KeyedMutex } from './group-commit.ts';
 import { buildApi, recordSetOf, type RegistryContext } from './api.ts';
 import { acmeRecordSet } from './acmedns.ts';
 
@@ -23,7 +26,7 @@ export const REGISTRY_DB_FILE = 'registry.sqlite';
 /** Default API listener. */
 export const DEFAULT_API = { host: '127.0.0.1', port: 8053 };
 /** Default DNS listener (UDP and TCP). */
-export const DEFAULT_DNS = { host: '127.0.0.1', port: 5353 };
+export const DEFAULT_DNS = { host: '127.0.0.1', port: 5300 }; // not 5353: mDNS daemons hold that one
 
 export interface HostPort {
   host: string;
@@ -41,6 +44,7 @@ export interface NameserverOption {
 export interface Rfc2136BackendOption {
   /** The authoritative server taking UPDATEs. */
   server: HostPort;
+  /** TSIG key: algorithm as in ddns/tsig.ts (e.g. hmac-sha256), secret base64. */
   tsig: { name: string; algorithm: string; secret: string };
 }
 
@@ -57,7 +61,7 @@ export interface StartRegistryOptions {
   nameservers?: NameserverOption[];
   /** CIDRs accepted for public records despite being special-purpose (labs, tests, demo). */
   allowAddresses?: string[];
-  /** Where records are published. Default 'embedded'. A DnsBackend instance is used as is (not closed by the registry... it is: close() closes it). */
+  /** Where records are published. Default 'embedded'. A DnsBackend instance is used as given and closed by close(). */
   backend?: 'embedded' | { rfc2136: Rfc2136BackendOption } | DnsBackend;
   /** When non-empty, registration needs one of these tokens. */
   enrollmentTokens?: string[];
@@ -137,16 +141,28 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     const dnsListen = opts.dns ?? DEFAULT_DNS;
     const choice = opts.backend ?? 'embedded';
     if (choice === 'embedded') {
-      const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...(dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host }) }];
-      embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now: () => Math.floor(now() / 1000) });
+      const wildcard = dnsListen.host === '0.0.0.0' || dnsListen.host === '::';
+      if (!opts.nameservers && wildcard) log.warn('the DNS listener has no single address to use as glue for ns.<zone>; give --ns NAME=IP');
+      const glue = wildcard ? {} : dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host };
+      const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...glue }];
+      try {
+        embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now });
+      } catch (err) {
+        if (err instanceof NodegateError) throw err;
+        throw new NodegateError('NG_USAGE', `The DNS server cannot listen on ${dnsListen.host}:${dnsListen.port} (${messageOf(err)}); choose another --dns HOST:PORT (ports below 1024 need privileges).`, { cause: err });
+      }
       backend = embedded.backend;
       const addr = embedded.address();
       dnsAddress = { host: addr.host, port: addr.udpPort };
       cleanups.push(() => embedded!.close());
     } else if ('rfc2136' in choice) {
-      const { Rfc2136Backend } = await import('./rfc2136-loader.ts');
-      backend = await Rfc2136Backend({ zone, ...choice.rfc2136, logger: log });
-      dnsAddress = choice.rfc2136.server;
+      const { server, tsig } = choice.rfc2136;
+      try {
+        backend = new Rfc2136Backend({ server, zone, tsig: tsig as TsigKey, now });
+      } catch (err) {
+        throw new NodegateError('NG_USAGE', `--tsig: ${messageOf(err)}.`, { cause: err });
+      }
+      dnsAddress = server;
       cleanups.push(() => backend.close());
     } else {
       backend = choice;
@@ -180,6 +196,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       zone,
       store,
       publisher,
+      writer: new GroupCommitter(store, now),
+      locks: new KeyedMutex(),
       policy,
       verifier: new TokenVerifier({ zone, lookupKey: (id) => store.getDevice(id)?.publicKey, now }),
       nonces: new NonceBook(now),
