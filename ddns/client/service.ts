@@ -181,7 +181,9 @@ export class ReachabilityService {
       });
       this.lastFacts = facts;
       this.lastVerdict = diagnose(facts).verdict;
-      const wanPublic = this.keeper.state.routerWan !== null && this.keeper.state.routerWan !== '' && this.keeper.state.routerWan === facts.internetView;
+      // the watcher asks the router every tick; the keeper's copy dates from the last mapping
+      const routerWan = this.watcher?.routerWan ?? this.keeper.state.routerWan;
+      const wanPublic = !!routerWan && routerWan === facts.internetView;
       if (this.keeper.state.status === 'mapped' && wanPublic && facts.listening === true && facts.probe && !facts.probe.reachable) {
         this.probeRecreations++;
         this.log.warn({ probe: facts.probe }, 'the mapped port does not answer from outside; making the mapping again');
