@@ -300,6 +300,7 @@ export class UpnpMapper implements PortMapper {
         io,
       );
     let lifetimeS = request.lifetimeS;
+    let externalPort = request.externalPort;
     try {
       await add(lifetimeS);
     } catch (err) {
@@ -313,6 +314,26 @@ export class UpnpMapper implements PortMapper {
           cause: err,
           details: { protocol: 'upnp', reason: 'not-public', upnpCode: code },
         });
+      } else if (code === UPNP_ERROR.ConflictInMappingEntry && this.service?.serviceType.endsWith(':2')) {
+        // IGDv2: let the router pick a free public port (WANIPConnection:2 §2.5.16)
+        const r = await this.soap(
+          'AddAnyPortMapping',
+          [
+            ['NewRemoteHost', ''],
+            ['NewExternalPort', request.externalPort],
+            ['NewProtocol', request.protocol.toUpperCase()],
+            ['NewInternalPort', request.internalPort],
+            ['NewInternalClient', this.options.internalClient],
+            ['NewEnabled', 1],
+            ['NewPortMappingDescription', request.description ?? 'nodegate'],
+            ['NewLeaseDuration', lifetimeS],
+          ],
+          ['NewReservedPort'],
+          io,
+        );
+        const reserved = Number(r.NewReservedPort);
+        if (!Number.isInteger(reserved) || reserved < 1 || reserved > 65535) throw malformed(`a reserved port that is not a port (${String(r.NewReservedPort).slice(0, 20)})`);
+        externalPort = reserved;
       } else if (code === UPNP_ERROR.ConflictInMappingEntry) {
         throw new NodegateError('NG_NET_MAPPING_REFUSED', `UPnP: public port ${request.externalPort} is already forwarded to another device.`, {
           cause: err,
@@ -326,7 +347,7 @@ export class UpnpMapper implements PortMapper {
     } catch {
       // informative only
     }
-    return { method: 'upnp', protocol: request.protocol, internalPort: request.internalPort, externalPort: request.externalPort, externalAddress, lifetimeS, grantedAt: this.now() };
+    return { method: 'upnp', protocol: request.protocol, internalPort: request.internalPort, externalPort, externalAddress, lifetimeS, grantedAt: this.now() };
   }
 
   async check(mapping: PortMapping, io: IoOptions = {}): Promise<boolean> {
