@@ -133,6 +133,16 @@ describe('UpnpMapper against a router on loopback', () => {
     });
   });
 
+  it('a saved description URL skips SSDP; a dead one falls back to SSDP', async () => {
+    const location = await start((action, _body, res) => res.end(soapOk(action, '<NewExternalIPAddress>198.51.100.2</NewExternalIPAddress>')));
+    const m = new UpnpMapper({ internalClient: '192.168.1.10', locationHint: location });
+    expect(await m.externalAddress()).toBe('198.51.100.2');
+    expect(m.discoveries).toBe(0);
+    const dead = new UpnpMapper({ internalClient: '192.168.1.10', locationHint: 'http://127.0.0.1:9/rootDesc.xml' });
+    await expect(dead.externalAddress()).rejects.toMatchObject({ code: 'NG_NET_UPNP_UNAVAILABLE' });
+    expect(dead.discoveries).toBe(1);
+  });
+
   it('IGDv2: a public port taken by another device makes the router pick one (AddAnyPortMapping)', async () => {
     const location = await start((action, _body, res) => {
       if (action === 'AddPortMapping') {
