@@ -2,7 +2,8 @@
  * Registry updates per second with 100,000 devices registered (bulk-created in the store), embedded
  * DNS backend:
  * 1. signed address updates through the HTTP API (fresh EdDSA JWT per request, verified, stored
- *    with synchronous=FULL, published to the embedded server), load from a separate process;
+ *    with synchronous=FULL, published to the embedded server), load from wrk (one thread, 32
+ *    connections, bench/registry/wrk-updates.lua) with tokens signed beforehand, each used once;
  * 2. straight store + backend (no HTTP, no JWT): the floor the API sits on;
  * 3. the same with synchronous=NORMAL, to show what the durability choice costs.
  * Also: start-up time to load 100,000 devices into the embedded server.
@@ -17,6 +18,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../../core/log.ts';
 import { deviceIdFromPublicKey, generateIdentity } from '../../ddns/client/identity.ts';
+import { RegistryClient } from '../../ddns/client/registry-client.ts';
 import { startRegistry, REGISTRY_DB_FILE } from '../../ddns/registry/main.ts';
 import { SqliteStore, type StoredDevice } from '../../ddns/registry/store.ts';
 import { GroupCommitter } from '../../ddns/registry/group-commit.ts';
@@ -29,7 +31,9 @@ const ZONE = 'dyn.bench.example';
 const DEVICES = Number(process.argv[2] ?? 100_000);
 /** Devices with real keys that send signed updates (the rest only sit in the store and the zone). */
 const SIGNING_DEVICES = 200;
-const HTTP_UPDATES = 6_000;
+/** Pre-signed tokens: more than wrk can send in {@link HTTP_SECONDS} here, so none is reused. */
+const HTTP_TOKENS = 40_000;
+const HTTP_SECONDS = 5;
 const HTTP_CONCURRENCY = 32;
 const DIRECT_UPDATES = 5_000;
 
@@ -73,6 +77,20 @@ async function directUpdates(dataDir: string, synchronous: 'FULL' | 'NORMAL', id
   }
 }
 
+/** Requests/s, latency percentiles (ms) and non-2xx count from `wrk --latency` output. */
+function parseWrk(out: string): { perSecond: number; p50: number; p99: number; errors: number; requests: number } {
+  const ms = (m: RegExpExecArray | null) => {
+    if (!m) throw new Error(`unexpected wrk output:\n${out}`);
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const perSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  if (!Number.isFinite(perSecond) || !Number.isFinite(requests)) throw new Error(`unexpected wrk output:\n${out}`);
+  return { perSecond, requests, errors, p50: ms(/\s50%\s+([\d.]+)(us|ms|s)/.exec(out)), p99: ms(/\s99%\s+([\d.]+)(us|ms|s)/.exec(out)) };
+}
+
 export async function main(): Promise<string> {
   const dir = await tempDir('ng-bench-registry-');
   try {
@@ -102,12 +120,18 @@ export async function main(): Promise<string> {
       logger: createLogger({ level: 'warn' }),
     });
     const startSeconds = (performance.now() - startT) / 1000;
-    let http: { perSecond: number; p50: number; p99: number; errors: number };
+    let http: { perSecond: number; p50: number; p99: number; errors: number; requests: number };
     try {
-      const keysFile = join(dir.path, 'keys.json');
-      await writeFile(keysFile, JSON.stringify(signers.map((s) => s.privateKey.export({ format: 'jwk' }))), { mode: 0o600 });
-      const { stdout } = await run(process.execPath, ['bin/run-ts.js', 'bench/registry/_load.ts', keysFile, registry.apiUrl, ZONE, String(HTTP_UPDATES), String(HTTP_CONCURRENCY)], { timeout: 300_000 });
-      http = JSON.parse(stdout.trim().split('\n').pop()!) as typeof http;
+      const clients = signers.map((identity) => new RegistryClient({ url: registry.apiUrl, identity, zone: ZONE }));
+      const lines: string[] = [];
+      for (let i = 0; i < HTTP_TOKENS; i++) {
+        const client = clients[i % clients.length]!;
+        lines.push(`${client.identity.id} ${await client.token()}`);
+      }
+      const tokensFile = join(dir.path, 'tokens.txt');
+      await writeFile(tokensFile, lines.join('\n') + '\n', { mode: 0o600 });
+      const { stdout } = await run('wrk', ['-t1', `-c${HTTP_CONCURRENCY}`, `-d${HTTP_SECONDS}s`, '--latency', '-s', 'bench/registry/wrk-updates.lua', registry.apiUrl, '--', tokensFile, '1'], { timeout: 120_000 });
+      http = parseWrk(stdout);
       const probe = await queryDns(registry.dnsAddress, `${signers[0]!.id}.${ZONE}`, 'A');
       if (probe.answers.length !== 1) throw new Error('the last update is not served');
     } finally {
@@ -124,7 +148,7 @@ export async function main(): Promise<string> {
       '',
       '| path | updates/s | p50 ms | p99 ms | vs store+backend (FULL) |',
       '|---|---:|---:|---:|---:|',
-      `| HTTP API, signed EdDSA JWT per request, ${HTTP_CONCURRENCY} concurrent, ${HTTP_UPDATES} updates (errors: ${http.errors}) | ${f(http.perSecond)} | ${f(http.p50, 2)} | ${f(http.p99, 2)} | ${f(http.perSecond / full.perSecond, 2)}× |`,
+      `| HTTP API, signed EdDSA JWT per request, wrk ${HTTP_CONCURRENCY} connections ${HTTP_SECONDS} s, ${http.requests} updates (non-2xx: ${http.errors}) | ${f(http.perSecond)} | ${f(http.p50, 2)} | ${f(http.p99, 2)} | ${f(http.perSecond / full.perSecond, 2)}× |`,
       `| store (SQLite WAL, synchronous=FULL) + embedded backend, sequential, ${DIRECT_UPDATES} | ${f(full.perSecond)} | – | ${f(full.p99, 2)} | 1.00× |`,
       `| store (synchronous=FULL) through group commit, ${HTTP_CONCURRENCY} concurrent writers, + embedded backend, ${DIRECT_UPDATES} | ${f(grouped.perSecond)} | – | ${f(grouped.p99, 2)} | ${f(grouped.perSecond / full.perSecond, 2)}× |`,
       `| store (SQLite WAL, synchronous=NORMAL: not durable on power loss) + embedded backend, sequential, ${DIRECT_UPDATES} | ${f(normal.perSecond)} | – | ${f(normal.p99, 2)} | ${f(normal.perSecond / full.perSecond, 2)}× |`,

@@ -133,7 +133,6 @@ const bearer = [{ deviceJwt: [] }];
 
 const devicesPlugin = fp(
   (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
-
     app.post(
       '/v1/nonce',
       { onRequest: limitHook(ctx.limits.register), schema: { tags: ['devices'], summary: 'A single-use registration nonce', response: { 200: NonceResponse, ...errorResponses } } },
@@ -293,7 +292,8 @@ export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): 
   });
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: its schemas are JSON Schema 2020-12, so TypeBox's `type: 'null'` unions are valid as they are.
+      openapi: '3.1.0',
       info: { title: 'nodegate registry', version: '1', description: `Device names under ${ctx.zone}: registration, records, ACME DNS-01 TXT, acme-dns and dyndns2 compatibility. Contract: ddns/protocol.ts.` },
       components: { securitySchemes: { deviceJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (EdDSA, signed by the device key)' } } },
     },

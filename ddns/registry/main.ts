@@ -23,6 +23,8 @@ import { acmeRecordSet } from './acmedns.ts';
 
 /** The registry database below --data. */
 export const REGISTRY_DB_FILE = 'registry.sqlite';
+/** Devices published at once at start-up to a backend without bulk loading (RFC 2136 UPDATEs in flight). */
+export const STARTUP_PUBLISH_CONCURRENCY = 16;
 /** Default API listener. */
 export const DEFAULT_API = { host: '127.0.0.1', port: 8053 };
 /** Default DNS listener (UDP and TCP). */
@@ -179,17 +181,26 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       const device = store.getDevice(key);
       return device ? recordSetOf(device) : undefined;
     };
-    const sets: DeviceRecordSet[] = [];
-    for (const device of store.devices()) sets.push(recordSetOf(device));
-    for (const account of store.acmeAccounts()) sets.push(acmeRecordSet(account));
-    if (isBulkLoading(backend)) await backend.loadAll(sets);
-    else {
-      for (const set of sets) await backend.putDevice(set);
-    }
-    log.info({ devices: sets.length, zone }, 'records loaded into the DNS backend');
-
     const publisher = new Publisher(backend, current, log);
     cleanups.push(() => publisher.close());
+    const keys: string[] = [];
+    for (const device of store.devices()) keys.push(device.id);
+    for (const account of store.acmeAccounts()) keys.push(`acme:${account.username}`);
+    if (isBulkLoading(backend)) {
+      await backend.loadAll(keys.map((k) => current(k)!));
+    } else {
+      // One UPDATE per device, a few at a time. A backend that is down does not stop the registry:
+      // the publisher keeps what failed and retries it until the server takes it.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(STARTUP_PUBLISH_CONCURRENCY, keys.length) }, async () => {
+          while (next < keys.length) {
+            await publisher.publish(keys[next++]!).catch(() => undefined); // logged and queued by the publisher
+          }
+        }),
+      );
+    }
+    log.info({ devices: keys.length, pending: publisher.pendingCount, zone }, 'records loaded into the DNS backend');
 
     const limits = { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits };
     const ctx: RegistryContext = {

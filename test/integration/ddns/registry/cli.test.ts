@@ -76,6 +76,12 @@ describe('nodegate registry + nodegate init', () => {
     expect(r.stderr).toMatch(/Missing --zone Z.*\[NG_USAGE\]/s);
   });
 
+  it('a malformed --allow-address is a usage error naming the flag (exit 2)', async () => {
+    const r = await runNodegate(['registry', '--zone', ZONE, '--data', join(dir.path, 'y'), '--api', '127.0.0.1:0', '--dns', '127.0.0.1:0', '--allow-address', '10.0.0.0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--allow-address: .*10\.0\.0\.0.*\[NG_USAGE\]/s);
+  });
+
   it('stops cleanly on SIGTERM (exit 0)', async () => {
     const other = await startRegistryProcess(['--zone', ZONE, '--data', join(dir.path, 'registry-2'), '--api', '127.0.0.1:0', '--dns', '127.0.0.1:0']);
     other.process.child.kill('SIGTERM');
