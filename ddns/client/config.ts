@@ -57,3 +57,14 @@ export const STUN_DEFAULT_PORT = 3478;
 export function defaultReachabilityConfig(): ReachabilityConfig {
   return parseConfig(ReachabilityConfig, {}, 'the default reachability config');
 }
+
+/**
+ * The "registry" section of DATA/config.json: where this node's registry is. Written by
+ * `nodegate init`; the device's own registration (id, name, update secret) is in
+ * DATA/device/registration.json.
+ */
+export const RegistryConfig = strictObject({
+  /** Base URL of the registry API, e.g. `https://registry.example.net`. */
+  url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+});
+export type RegistryConfig = Static<typeof RegistryConfig>;

@@ -139,7 +139,8 @@ export class MappingKeeper {
         void this.serial(async () => {
           const m = this.mapper;
           if (!m || !this.state.mapping) return;
-          const renewed = await m.map({ ...this.options.request }, { signal: this.controller.signal });
+          // keep the public port the router granted (it may have picked another one)
+          const renewed = await m.map({ ...this.options.request, externalPort: this.state.mapping.externalPort }, { signal: this.controller.signal });
           this.set({ mapping: renewed, renewed: this.state.renewed + 1 });
           this.scheduleRenew(renewed);
         }),

@@ -19,7 +19,7 @@ import { listenForAnnouncements, NatPmpMapper } from './natpmp.ts';
 import { PcpMapper } from './pcp.ts';
 import { defaultGateway, probePortMappers, type CreateUdpSocket, type PortMapper } from './portmapper.ts';
 import { localAddresses, registrySource, routerSource, stunSource } from './public-ip.ts';
-import { diagnose, gatherFacts, writeState, type ReachabilityFacts, type ReachabilityState } from './reachability.ts';
+import { diagnose, gatherFacts, readState, writeState, type ReachabilityFacts, type ReachabilityState } from './reachability.ts';
 import type { VerdictCode } from './messages.ts';
 import type { RegistryPort } from './registry-port.ts';
 import { AddressUpdater } from './updater.ts';
@@ -63,6 +63,7 @@ export class ReachabilityService {
   private gateway: string | null = null;
   /** How often the outside probe found the mapped port closed and the mapping was made again. */
   probeRecreations = 0;
+  private upnp: UpnpMapper | undefined;
 
   constructor(private readonly options: ReachabilityServiceOptions) {}
 
@@ -80,7 +81,16 @@ export class ReachabilityService {
     const sockets = this.options.createSocket ? { createSocket: this.options.createSocket } : {};
     const mappers: PortMapper[] = [];
     if (gateway && lan) {
-      if (config.protocols.includes('upnp')) mappers.push(new UpnpMapper({ internalClient: lan, ...sockets, ...(this.options.fetch ? { fetch: this.options.fetch } : {}) }));
+      const saved = await readState(this.options.dataDir);
+      if (config.protocols.includes('upnp')) {
+        this.upnp = new UpnpMapper({
+          internalClient: lan,
+          ...sockets,
+          ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+          ...(saved?.upnpLocation ? { locationHint: saved.upnpLocation } : {}),
+        });
+        mappers.push(this.upnp);
+      }
       if (config.protocols.includes('natpmp')) mappers.push(new NatPmpMapper({ gateway, ...sockets }));
       if (config.protocols.includes('pcp')) mappers.push(new PcpMapper({ gateway, clientAddress: lan, ...sockets }));
     }
@@ -181,7 +191,9 @@ export class ReachabilityService {
       });
       this.lastFacts = facts;
       this.lastVerdict = diagnose(facts).verdict;
-      const wanPublic = this.keeper.state.routerWan !== null && this.keeper.state.routerWan !== '' && this.keeper.state.routerWan === facts.internetView;
+      // the watcher asks the router every tick; the keeper's copy dates from the last mapping
+      const routerWan = this.watcher?.routerWan ?? this.keeper.state.routerWan;
+      const wanPublic = !!routerWan && routerWan === facts.internetView;
       if (this.keeper.state.status === 'mapped' && wanPublic && facts.listening === true && facts.probe && !facts.probe.reachable) {
         this.probeRecreations++;
         this.log.warn({ probe: facts.probe }, 'the mapped port does not answer from outside; making the mapping again');
@@ -207,6 +219,7 @@ export class ReachabilityService {
       lastFacts: this.lastFacts,
       lastVerdict: this.lastVerdict,
       registryError: this.registryError,
+      ...(this.upnp?.location ? { upnpLocation: this.upnp.location } : {}),
     };
   }
 

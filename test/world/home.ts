@@ -26,8 +26,8 @@ export interface Home {
   destroy(): Promise<void>;
 }
 
-export async function createHome(kind: WorldKind, options: { listen?: boolean } = {}): Promise<Home> {
-  const world = await createWorld({ kind });
+export async function createHome(kind: WorldKind, options: { listen?: boolean; igdV1?: boolean } = {}): Promise<Home> {
+  const world = await createWorld({ kind, ...(options.igdV1 ? { igdV1: true } : {}) });
   const dataDir = await mkdtemp(join(tmpdir(), 'ngr-node-'));
   const regDir = await mkdtemp(join(tmpdir(), 'ngr-reg-'));
   const destroy = async () => {

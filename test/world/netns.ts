@@ -48,6 +48,8 @@ export interface WorldOptions {
   kind: WorldKind;
   /** Router WAN address (or the modem's / carrier NAT's). Default 198.51.100.2. */
   wanAddress?: string;
+  /** The router describes itself as an IGDv1 device (WANIPConnection:1) instead of IGDv2. */
+  igdV1?: boolean;
 }
 
 export interface World {
@@ -179,6 +181,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
         'secure_mode=yes',
         // the NAT-PMP/PCP epoch counts from the daemon's start, so a restart looks like a reboot
         'system_uptime=no',
+        ...(options.igdV1 ? ['force_igd_desc_v1=yes'] : []),
         'notify_interval=30',
         'clean_ruleset_interval=600',
         `uuid=3d3cec3a-8cf0-11e0-98ee-001a6b${tag}`,

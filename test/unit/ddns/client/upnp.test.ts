@@ -133,6 +133,30 @@ describe('UpnpMapper against a router on loopback', () => {
     });
   });
 
+  it('a saved description URL skips SSDP; a dead one falls back to SSDP', async () => {
+    const location = await start((action, _body, res) => res.end(soapOk(action, '<NewExternalIPAddress>198.51.100.2</NewExternalIPAddress>')));
+    const m = new UpnpMapper({ internalClient: '192.168.1.10', locationHint: location });
+    expect(await m.externalAddress()).toBe('198.51.100.2');
+    expect(m.discoveries).toBe(0);
+    const dead = new UpnpMapper({ internalClient: '192.168.1.10', locationHint: 'http://127.0.0.1:9/rootDesc.xml' });
+    await expect(dead.externalAddress()).rejects.toMatchObject({ code: 'NG_NET_UPNP_UNAVAILABLE' });
+    expect(dead.discoveries).toBe(1);
+  });
+
+  it('IGDv2: a public port taken by another device makes the router pick one (AddAnyPortMapping)', async () => {
+    const location = await start((action, _body, res) => {
+      if (action === 'AddPortMapping') {
+        res.statusCode = 500;
+        res.end(soapFault(718, 'ConflictInMappingEntry'));
+      } else if (action === 'AddAnyPortMapping') res.end(soapOk(action, '<NewReservedPort>50443</NewReservedPort>'));
+      else res.end(soapOk(action, '<NewExternalIPAddress>198.51.100.2</NewExternalIPAddress>'));
+    });
+    const m = new UpnpMapper({ internalClient: '192.168.1.10', location });
+    const mapping = await m.map({ protocol: 'tcp', internalPort: 8443, externalPort: 8443, lifetimeS: 7200 });
+    expect(mapping).toMatchObject({ externalPort: 50443, internalPort: 8443, lifetimeS: 7200 });
+    expect(calls).toEqual(['AddPortMapping', 'AddAnyPortMapping', 'GetExternalIPAddress']);
+  });
+
   it('check(): 714 means the mapping is gone; another client holding the port also counts as gone', async () => {
     let reply = soapFault(714, 'NoSuchEntryInArray');
     const location = await start((_action, _body, res) => {
