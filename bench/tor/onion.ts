@@ -113,7 +113,7 @@ export async function main(): Promise<string> {
   const port = (server.address() as { port: number }).port;
   const network = await startTorNetwork();
   try {
-    const client = await network.startClient('bench-client');
+    const client = await network.startClient('benchclient');
     const ours: Array<Awaited<ReturnType<typeof runOurs>>> = [];
     const peer: Array<Awaited<ReturnType<typeof runPeer>>> = [];
     for (let i = 0; i < RUNS; i++) {
