@@ -22,8 +22,9 @@ import { startProcess, tempDir } from '../../test/support/process.ts';
 import { TorProcess } from '../../tor/process.ts';
 import { OnionService } from '../../tor/onion.ts';
 import { socksConnect } from '../../tor/socks.ts';
+import { TorControl } from '../../tor/control.ts';
 
-const RUNS = 3;
+const RUNS = 5;
 /** Per-run bound: a cold tor bootstraps in ~5 s here; a minute means something is broken. */
 const RUN_TIMEOUT_MS = 120_000;
 const POLL_MS = 250;
@@ -56,7 +57,15 @@ async function untilAnswered(client: TorClient, address: () => string | undefine
   }
 }
 
-async function runOurs(network: TorNetwork, client: TorClient, port: number): Promise<{ ms: number; torRss: number; nodeRssDelta: number }> {
+interface Run {
+  /** launch → first answer through the client */
+  ms: number;
+  /** launch → tor reports the descriptor uploaded (HS_DESC UPLOADED) */
+  uploadedMs: number;
+  torRss: number;
+}
+
+async function runOurs(network: TorNetwork, client: TorClient, port: number): Promise<Run & { nodeRssDelta: number }> {
   const dir = await tempDir('ngbench-ours-');
   const rssBefore = process.memoryUsage().rss;
   const started = Date.now();
@@ -66,10 +75,13 @@ async function runOurs(network: TorNetwork, client: TorClient, port: number): Pr
   try {
     await tor.start();
     address = await onion.start();
+    let uploadedMs = 0;
+    void onion.waitPublished(RUN_TIMEOUT_MS).then(() => (uploadedMs = Date.now() - started), () => undefined);
     const ms = await untilAnswered(client, () => address, started);
+    await onion.waitPublished(RUN_TIMEOUT_MS);
     const torRss = await rssKiB(tor.pid!);
     const nodeRssDelta = Math.max(0, process.memoryUsage().rss - rssBefore) / 1024;
-    return { ms, torRss, nodeRssDelta };
+    return { ms, uploadedMs, torRss, nodeRssDelta };
   } finally {
     await onion.stop();
     await tor.stop();
@@ -77,19 +89,48 @@ async function runOurs(network: TorNetwork, client: TorClient, port: number): Pr
   }
 }
 
-async function runPeer(network: TorNetwork, client: TorClient, port: number): Promise<{ ms: number; torRss: number }> {
+async function runPeer(network: TorNetwork, client: TorClient, port: number): Promise<Run> {
   const dir = await tempDir('ngbench-peer-');
   const hsDir = join(dir.path, 'hs');
   await mkdir(hsDir, { mode: 0o700 });
   const torrc = join(dir.path, 'torrc');
-  await writeFile(torrc, [...network.torrcLines, `DataDirectory ${join(dir.path, 'data')}`, 'SocksPort 0', `HiddenServiceDir ${hsDir}`, `HiddenServicePort 80 127.0.0.1:${port}`, 'Log notice stdout'].join('\n') + '\n');
+  const portFile = join(dir.path, 'control-port');
+  await writeFile(
+    torrc,
+    [
+      ...network.torrcLines,
+      `DataDirectory ${join(dir.path, 'data')}`,
+      'SocksPort 0',
+      `HiddenServiceDir ${hsDir}`,
+      `HiddenServicePort 80 127.0.0.1:${port}`,
+      'Log notice stdout',
+      // only to observe HS_DESC UPLOADED; the service itself comes from the torrc lines above
+      'ControlPort 127.0.0.1:auto',
+      `ControlPortWriteToFile ${portFile}`,
+      'CookieAuthentication 1',
+    ].join('\n') + '\n',
+  );
   const started = Date.now();
   const tor = startProcess('/usr/sbin/tor', ['-f', torrc, '--defaults-torrc', '/dev/null']);
   let address: string | undefined;
   const readHostname = async () => {
     address = (await readFile(join(hsDir, 'hostname'), 'utf8').catch(() => '')).trim() || undefined;
   };
+  let control: TorControl | undefined;
+  let uploadedMs = 0;
   try {
+    await tor.waitFor(/Opened Control listener/, 20_000);
+    let m: RegExpExecArray | null = null;
+    for (let i = 0; i < 100 && !m; i++) {
+      m = /PORT=([\d.]+):(\d+)/.exec(await readFile(portFile, 'utf8').catch(() => ''));
+      if (!m) await new Promise((r) => setTimeout(r, 50));
+    }
+    control = await TorControl.connect({ host: m![1]!, port: Number(m![2]) });
+    await control.authenticate();
+    control.on('event', (ev) => {
+      if (ev.type === 'HS_DESC' && 'action' in ev && ev.action === 'UPLOADED' && uploadedMs === 0) uploadedMs = Date.now() - started;
+    });
+    await control.setEvents(['HS_DESC']);
     const ms = await untilAnswered(
       client,
       () => {
@@ -98,8 +139,11 @@ async function runPeer(network: TorNetwork, client: TorClient, port: number): Pr
       },
       started,
     );
-    return { ms, torRss: await rssKiB(tor.pid) };
+    const until = Date.now() + RUN_TIMEOUT_MS;
+    while (uploadedMs === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, POLL_MS));
+    return { ms, uploadedMs, torRss: await rssKiB(tor.pid) };
   } finally {
+    control?.close();
     await tor.stop();
     await dir.remove();
   }
@@ -113,9 +157,9 @@ export async function main(): Promise<string> {
   const port = (server.address() as { port: number }).port;
   const network = await startTorNetwork();
   try {
-    const client = await network.startClient('bench-client');
-    const ours: Array<Awaited<ReturnType<typeof runOurs>>> = [];
-    const peer: Array<Awaited<ReturnType<typeof runPeer>>> = [];
+    const client = await network.startClient('benchclient');
+    const ours: Array<Run & { nodeRssDelta: number }> = [];
+    const peer: Run[] = [];
     for (let i = 0; i < RUNS; i++) {
       ours.push(await runOurs(network, client, port));
       peer.push(await runPeer(network, client, port));
@@ -126,10 +170,11 @@ export async function main(): Promise<string> {
       '| measure (private Tor network, cold start, median of ' + RUNS + ') | nodegate (TorProcess + OnionService) | plain torrc HiddenServiceDir | ratio nodegate/peer |',
       '|---|---|---|---|',
       `| launch → onion answers through a client (ms) | ${oursMs} | ${peerMs} | ${(oursMs / peerMs).toFixed(2)} |`,
+      `| launch → descriptor uploaded, HS_DESC UPLOADED (ms) | ${median(ours.map((r) => r.uploadedMs))} | ${median(peer.map((r) => r.uploadedMs))} | ${(median(ours.map((r) => r.uploadedMs)) / median(peer.map((r) => r.uploadedMs))).toFixed(2)} |`,
       `| tor RSS after publishing (MiB) | ${(median(ours.map((r) => r.torRss)) / 1024).toFixed(1)} | ${(median(peer.map((r) => r.torRss)) / 1024).toFixed(1)} | ${(median(ours.map((r) => r.torRss)) / median(peer.map((r) => r.torRss))).toFixed(2)} |`,
       `| Node process RSS added by tor/ (MiB) | ${(median(ours.map((r) => r.nodeRssDelta)) / 1024).toFixed(1)} | – | – |`,
       '',
-      `Network ready (consensus listing all relays, relays bootstrapped) in ${network.consensusMs} ms. Runs (ms): ours ${ours.map((r) => r.ms).join(', ')}; peer ${peer.map((r) => r.ms).join(', ')}.`,
+      `Network ready (consensus listing all relays, relays bootstrapped) in ${network.consensusMs} ms. Runs, answer/uploaded (ms): ours ${ours.map((r) => `${r.ms}/${r.uploadedMs}`).join(', ')}; peer ${peer.map((r) => `${r.ms}/${r.uploadedMs}`).join(', ')}.`,
     ];
     return rows.join('\n');
   } finally {
