@@ -68,6 +68,8 @@ const LANG_COOKIE_MAX_AGE_S = 365 * 86_400;
 const MAX_TOKEN_NAME_CHARS = 64;
 /** The header that carries the error code of a refused request, for tests and support. */
 export const ERROR_CODE_HEADER = 'x-nodegate-error';
+/** What OwnerAuth.newLoginCsrf() makes: 32 random bytes, base64url. */
+const LOGIN_CSRF_SHAPE = /^[\w-]{43}$/;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': OWNER_CSP,
@@ -245,7 +247,10 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
 
       // ---- login / logout -------------------------------------------------------------------
       const renderLogin = (req: FastifyRequest, reply: FastifyReply, status: number, notice?: Notice) => {
-        const loginCsrf = auth.newLoginCsrf();
+        // keep the browser's current value: a second login page load (another tab, or the
+        // browser's own /favicon.ico fetch redirected here) must not void the form already shown
+        const current = parseCookies(req.headers.cookie).get(auth.loginCsrfCookieName);
+        const loginCsrf = current !== undefined && LOGIN_CSRF_SHAPE.test(current) ? current : auth.newLoginCsrf();
         reply.header('set-cookie', auth.loginCsrfCookie(loginCsrf));
         const noPassword = !auth.hasPassword();
         return sendHtml(
