@@ -10,9 +10,11 @@
  *   2. the ISP changes the home's WAN address: the registry's answer and the same page follow
  *      within seconds, the node is not restarted;
  *   3. power cuts: `nodegate start` is killed with SIGKILL at a random moment, a bounded number of
- *      times, and restarted; after each restart the name, the certificate (verifying against
- *      pebble's root), the tokens (one works, a revoked one stays revoked), the device key and the
- *      registry's records are intact.
+ *      times (half of them strike again while it reboots; the last one takes the LND simulator and
+ *      the dashboard down too), and restarted; after each restart the name, the certificate
+ *      (verifying against pebble's root), the tokens (one reaches LND, a revoked one stays revoked),
+ *      the device key, the token list and the registry's records are intact; at the end the owner
+ *      logs in again, finds LND locked and unlocks it.
  * Tor is left out of this world (a private Tor network in namespaces costs minutes); the demo
  * (`nodegate demo`) and test/integration/tor cover the onion on loopback.
  * Screenshots go to docs/screenshots/e2e-*.png. Everything is torn down by PID and namespace.
@@ -52,9 +54,11 @@ const SERVING_MS = 30_000;
 const WAN_CHANGE_MS = 30_000;
 /** Power cuts: how many, and a wall-clock cap for the whole loop. */
 const POWER_CUTS = 10;
-const POWER_CUT_LOOP_MS = 100_000;
-/** A kill lands within this many ms after the restart (during startup, certificate check, DDNS...). */
-const MAX_KILL_DELAY_MS = 2_500;
+const POWER_CUT_LOOP_MS = 120_000;
+/** A cut lands within this many ms after the node serves again (DDNS, mapping, certificate check...). */
+const MAX_KILL_DELAY_MS = 2_000;
+/** Half the cuts strike again within this many ms of the reboot (before the node serves). */
+const MAX_BOOT_KILL_DELAY_MS = 1_500;
 
 let world: E2eWorld;
 let tmp: string;
@@ -64,6 +68,8 @@ let rootFile: string;
 let name: string;
 let lanName: string;
 let node: RunningProcess | undefined;
+/** The LND simulator + dashboard process in the node namespace (killed too by the last power cut). */
+let lndRunner: RunningProcess;
 let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 const timings: Record<string, number> = {};
@@ -153,6 +159,26 @@ function sha256(path: string): Promise<string> {
   return readFile(path).then((b) => createHash('sha256').update(b).digest('hex'));
 }
 
+/** Starts (or restarts, after a power cut) the LND simulator (locked) and the dashboard in the node namespace. */
+async function startLnd(): Promise<{ lndUrl: string; lndDir: string; dashboardUrl: string }> {
+  lndRunner = world.spawn(world.ns.node, process.execPath, [RUN_TS, join(REPO, 'test/world/e2e-lnd-runner.ts'), join(tmp, 'lnd'), WALLET_PASSWORD, ALIAS]);
+  return JSON.parse((await lndRunner.waitFor(/ready \{.*\}/, READY_MS)).slice('ready '.length)) as { lndUrl: string; lndDir: string; dashboardUrl: string };
+}
+
+/** Logs in on the owner page (the session does not outlive a restart of the node) and returns the page. */
+async function ownerPage(base: string): Promise<{ page: Page; context: BrowserContext }> {
+  const ctx = await browser!.newContext({ locale: 'en-US', viewport: PHONE, isMobile: true, hasTouch: true });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/_nodegate/`, { timeout: 15_000 });
+  if (page.url() === `${base}/_nodegate/login`) {
+    await page.getByLabel(t('en', 'login.password')).fill(OWNER_PASSWORD);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.getByRole('button', { name: t('en', 'login.submit') }).click()]);
+  }
+  const alert = (await page.getByRole('alert').allTextContents()).join(' | ');
+  expect(page.url(), `after the login, the page says: ${alert}`).toBe(`${base}/_nodegate/`);
+  return { page, context: ctx };
+}
+
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'ngw-e2e-'));
   await mkdir(SCREENSHOTS, { recursive: true });
@@ -179,8 +205,7 @@ beforeAll(async () => {
   await writeFile(rootFile, rootPem);
 
   // the node's LND (locked) and dashboard, inside the node namespace
-  const lnd = runTs(world.ns.node, 'test/world/e2e-lnd-runner.ts', [join(tmp, 'lnd'), WALLET_PASSWORD, ALIAS]);
-  const ready = JSON.parse((await lnd.waitFor(/ready \{.*\}/, READY_MS)).slice('ready '.length)) as { lndUrl: string; lndDir: string; dashboardUrl: string };
+  const ready = await startLnd();
 
   // nodegate init: register, config, owner password, first certificate through DNS-01
   dataDir = join(tmp, 'node');
@@ -315,17 +340,19 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
     expect(node!.child.exitCode).toBeNull();
   }, 90_000);
 
-  it(`power cuts: ${POWER_CUTS} × kill -9 of nodegate at a random moment; name, certificate, tokens, keys and records survive`, async () => {
+  it(`power cuts: ${POWER_CUTS} × kill -9 at a random moment (some while booting, the last one with LND too); name, certificate, tokens, keys and records survive`, async () => {
     const keep = JSON.parse(nodegate(['token', 'create', '--data', dataDir, '--scope', 'readonly', '--name', 'e2e wallet', '--json'])) as { token: string; id: string };
     const gone = JSON.parse(nodegate(['token', 'create', '--data', dataDir, '--scope', 'readonly', '--name', 'e2e revoked', '--json'])) as { token: string; id: string };
     nodegate(['token', 'revoke', '--data', dataDir, gone.id, '--json']);
-    const tokensOk = () => {
+    /** The kept token reaches LND (its alias, or LND's own "wallet locked" after LND lost power too); the revoked one never does. */
+    const tokensOk = (lndLocked: boolean) => {
       const ok = phoneCurl('/v1/getinfo', [`Authorization: Bearer ${keep.token}`]);
-      if (ok.status !== 200 || (JSON.parse(ok.body) as { alias?: string }).alias !== ALIAS) throw new Error(`the kept token got ${ok.status}: ${ok.body.slice(0, 300)}`);
+      const reached = lndLocked ? ok.status === 503 && ok.body.includes('wallet locked') : ok.status === 200 && (JSON.parse(ok.body) as { alias?: string }).alias === ALIAS;
+      if (!reached) throw new Error(`the kept token got ${ok.status}: ${ok.body.slice(0, 300)}`);
       const refused = phoneCurl('/v1/getinfo', [`Authorization: Bearer ${gone.token}`]);
       if (refused.status !== 401 || !refused.body.includes('NG_GW_TOKEN_REVOKED')) throw new Error(`the revoked token got ${refused.status}: ${refused.body.slice(0, 300)}`);
     };
-    tokensOk();
+    tokensOk(false);
 
     const registrationFile = join(dataDir, 'device', 'registration.json');
     const registration = await readFile(registrationFile, 'utf8');
@@ -334,24 +361,31 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
     const tokenList = nodegate(['token', 'list', '--data', dataDir, '--json']);
     const seed = randomInt(1_000_000);
     let rng = seed;
-    const random = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const loopStarted = Date.now();
-    const kills: number[] = [];
+    const cuts: string[] = [];
     let renewed = 0;
 
     for (let i = 0; i < POWER_CUTS; i++) {
       if (Date.now() - loopStarted > POWER_CUT_LOOP_MS) throw new Error(`power-cut loop exceeded ${POWER_CUT_LOOP_MS} ms after ${i} cuts (seed ${seed})`);
-      const where = `power cut ${i + 1}/${POWER_CUTS} (seed ${seed})`;
-      // the cut: at a random moment of the running node (right after the previous restart, so some
-      // land while it still starts, registers its address or checks its certificate)
+      const whole = i === POWER_CUTS - 1; // the last cut takes LND (and the dashboard) down too
       const delay = Math.floor(random() * MAX_KILL_DELAY_MS);
+      const bootDelay = random() < 0.5 ? Math.floor(random() * MAX_BOOT_KILL_DELAY_MS) : undefined;
+      const where = `power cut ${i + 1}/${POWER_CUTS} (seed ${seed}; ${delay} ms after serving${bootDelay !== undefined ? `, again ${bootDelay} ms into the reboot` : ''}${whole ? ', LND too' : ''})`;
+      cuts.push(`${delay}${bootDelay !== undefined ? `+boot${bootDelay}` : ''}${whole ? '+lnd' : ''}`);
       await new Promise((r) => setTimeout(r, delay));
-      kills.push(delay);
-      await killHard(node!);
+      await Promise.all([killHard(node!), ...(whole ? [killHard(lndRunner)] : [])]);
+      if (whole) await startLnd();
       node = startNodegate();
+      if (bootDelay !== undefined) {
+        // the power goes again while the node boots (config, keys, certificate check, listeners)
+        await new Promise((r) => setTimeout(r, bootDelay));
+        await killHard(node);
+        node = startNodegate();
+      }
       try {
         await waitServing(node);
-        tokensOk();
+        tokensOk(whole);
         const cert = servedCertificate();
         if (cert.fingerprint256 !== firstCert.fingerprint256) renewed++;
         expect(cert.subjectAltName, where).toContain(`DNS:${name}`);
@@ -362,11 +396,25 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
         expect(digA(name), where).toEqual([world.wanAddress()]);
         expect(digA(lanName), where).toEqual([NODE_ADDRESS]);
       } catch (err) {
-        throw new Error(`${where}, killed ${delay} ms after the restart: ${err instanceof Error ? err.message : String(err)}\nnode output:\n${node.output().slice(-3000)}`, { cause: err });
+        throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}\nnode output:\n${node.output().slice(-3000)}`, { cause: err });
       }
     }
     timings.powerCutLoopMs = Date.now() - loopStarted;
-    process.stdout.write(`power cuts: seed ${seed}, kill delays ${kills.join(',')} ms, certificates renewed ${renewed}\n`);
-    expect(kills).toHaveLength(POWER_CUTS);
+    process.stdout.write(`power cuts: seed ${seed}, cuts (ms after serving [+ms into the reboot] [+lnd]) ${cuts.join(', ')}; certificates renewed ${renewed}\n`);
+    expect(cuts).toHaveLength(POWER_CUTS);
+
+    // after the last cut (LND too): the owner logs in again, finds LND locked, unlocks it
+    const base = `https://${name}:${HTTPS_PORT}`;
+    const { page, context: ctx } = await ownerPage(base);
+    try {
+      expect(await page.locator('#lnd-state').textContent()).toBe(t('en', 'lnd.locked'));
+      await page.getByLabel(t('en', 'unlock.password')).fill(WALLET_PASSWORD);
+      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.getByRole('button', { name: t('en', 'unlock.submit') }).click()]);
+      expect(await page.locator('#lnd-alias').textContent()).toBe(ALIAS);
+      await page.screenshot({ path: join(SCREENSHOTS, 'e2e-5-after-power-cuts.png'), fullPage: true });
+    } finally {
+      await ctx.close();
+    }
+    tokensOk(false);
   }, 180_000);
 });
