@@ -57,6 +57,8 @@ const POWER_CUTS = 10;
 const POWER_CUT_LOOP_MS = 120_000;
 /** A cut lands within this many ms after the node serves again (DDNS, mapping, certificate check...). */
 const MAX_KILL_DELAY_MS = 2_000;
+/** Cuts during a forced renewal come this much later (the renewal process loads first). */
+const RENEWAL_KILL_OFFSET_MS = 1_200;
 /** Half the cuts strike again within this many ms of the reboot (before the node serves). */
 const MAX_BOOT_KILL_DELAY_MS = 1_500;
 
@@ -369,12 +371,23 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
     for (let i = 0; i < POWER_CUTS; i++) {
       if (Date.now() - loopStarted > POWER_CUT_LOOP_MS) throw new Error(`power-cut loop exceeded ${POWER_CUT_LOOP_MS} ms after ${i} cuts (seed ${seed})`);
       const whole = i === POWER_CUTS - 1; // the last cut takes LND (and the dashboard) down too
-      const delay = Math.floor(random() * MAX_KILL_DELAY_MS);
+      const withRenewal = i % 3 === 1;
+      // a renewal process needs ~1-2 s to load before it talks to pebble: its cuts land later
+      const delay = Math.floor(random() * MAX_KILL_DELAY_MS) + (withRenewal ? RENEWAL_KILL_OFFSET_MS : 0);
       const bootDelay = random() < 0.5 ? Math.floor(random() * MAX_BOOT_KILL_DELAY_MS) : undefined;
       const where = `power cut ${i + 1}/${POWER_CUTS} (seed ${seed}; ${delay} ms after serving${bootDelay !== undefined ? `, again ${bootDelay} ms into the reboot` : ''}${whole ? ', LND too' : ''})`;
       cuts.push(`${delay}${bootDelay !== undefined ? `+boot${bootDelay}` : ''}${whole ? '+lnd' : ''}`);
+      // every third cut strikes while a forced certificate renewal runs (ACME order, DNS-01 TXT at
+      // the registry, key and chain written to DATA/certs); before the last one a renewal completes
+      const renewing = withRenewal ? world.spawn(world.ns.node, process.execPath, [NODEGATE, 'certs', 'renew', '--data', dataDir, '--force'], { NODEGATE_LOG_LEVEL: 'warn' }) : undefined;
+      let renewedBefore: string | undefined;
+      if (whole) {
+        renewedBefore = servedCertificate().fingerprint256;
+        nodegate(['certs', 'renew', '--data', dataDir, '--force'], 60_000);
+      }
       await new Promise((r) => setTimeout(r, delay));
-      await Promise.all([killHard(node!), ...(whole ? [killHard(lndRunner)] : [])]);
+      if (renewing) cuts[cuts.length - 1] += renewing.child.exitCode === null ? '+renewal' : '+renewed';
+      await Promise.all([killHard(node!), ...(renewing ? [killHard(renewing)] : []), ...(whole ? [killHard(lndRunner)] : [])]);
       if (whole) await startLnd();
       node = startNodegate();
       if (bootDelay !== undefined) {
@@ -388,6 +401,8 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
         tokensOk(whole);
         const cert = servedCertificate();
         if (cert.fingerprint256 !== firstCert.fingerprint256) renewed++;
+        // a renewal completed after all those cuts (a stale lock or a half-written store would stop it) is what the node serves
+        if (renewedBefore !== undefined) expect(cert.fingerprint256, `${where}: the certificate renewed before the cut`).not.toBe(renewedBefore);
         expect(cert.subjectAltName, where).toContain(`DNS:${name}`);
         expect(new Date(cert.validTo).getTime(), where).toBeGreaterThan(Date.now());
         expect(await readFile(registrationFile, 'utf8'), where).toBe(registration);
@@ -400,8 +415,9 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
       }
     }
     timings.powerCutLoopMs = Date.now() - loopStarted;
-    process.stdout.write(`power cuts: seed ${seed}, cuts (ms after serving [+ms into the reboot] [+lnd]) ${cuts.join(', ')}; certificates renewed ${renewed}\n`);
+    process.stdout.write(`power cuts: seed ${seed}, cuts (ms after serving [+renewal running or done] [+ms into the reboot] [+lnd]) ${cuts.join(', ')}; certificates renewed ${renewed}\n`);
     expect(cuts).toHaveLength(POWER_CUTS);
+    expect(renewed).toBeGreaterThanOrEqual(1);
 
     // after the last cut (LND too): the owner logs in again, finds LND locked, unlocks it
     const base = `https://${name}:${HTTPS_PORT}`;
