@@ -1,30 +1,29 @@
 /**
- * `nodegate start --data DIR`: runs the gateway until SIGTERM/SIGINT, then stops gracefully
- * (in-flight requests finish, limits.shutdownGraceMs at most) and exits 0.
+ * `nodegate start --data DIR`: runs the whole node daemon (gateway/node.ts startNode: certificates,
+ * the gateway, reachability, the onion service — each as DATA/config.json asks) until SIGTERM/SIGINT,
+ * then stops gracefully (in-flight requests finish, limits.shutdownGraceMs at most) and exits 0.
  */
 import { parseCommandArgs, resolveDataDir, untilAborted, type Command, type CommandIO } from '../../core/cli.ts';
 import { createLogger } from '../../core/log.ts';
-import { loadGatewayConfig } from '../config.ts';
-import { startGateway } from '../main.ts';
-import { StoredTlsSource } from '../tls-source.ts';
+import { startNode } from '../node.ts';
 
 const USAGE = `usage: nodegate start --data DIR
 
-Runs the HTTPS gateway (owner pages, dashboard, LND REST with tokens) until SIGTERM or Ctrl-C.`;
+Runs the node: the HTTPS gateway (owner pages, dashboard, LND REST with tokens), its certificate
+renewal, reachability (DDNS, port mapping) and the onion service, as \`nodegate init\` configured
+them, until SIGTERM or Ctrl-C.`;
 
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values } = parseCommandArgs(args, { data: { type: 'string' } }, USAGE);
   const dataDir = resolveDataDir(values.data, io.env, USAGE);
-  const config = await loadGatewayConfig(dataDir);
   const logger = createLogger({ name: 'gateway' });
-  const tls = await StoredTlsSource.open(dataDir, config.serverNames, logger);
-  const gateway = await startGateway({ dataDir, config, tls, logger, certPem: () => (tls.info().selfSigned ? tls.certPem() : undefined) });
-  const { https, httpRedirect } = gateway.addresses();
+  const node = await startNode({ dataDir, logger, signal: io.signal });
+  const { https, httpRedirect } = node.gateway.addresses();
   for (const a of https) io.stdout.write(`nodegate: gateway listening on https://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port} (${a.route})\n`);
   if (httpRedirect) io.stdout.write(`nodegate: redirecting http://${httpRedirect.host}:${httpRedirect.port} to HTTPS\n`);
   await untilAborted(io.signal);
   const started = Date.now();
-  await gateway.stop();
+  await node.stop();
   io.stdout.write(`nodegate: gateway stopped in ${Date.now() - started} ms\n`);
   return 0;
 }

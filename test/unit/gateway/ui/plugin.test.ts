@@ -165,6 +165,21 @@ describe('owner pages plugin', () => {
     expect(app.nodegateOwnerAuth.isOwnerRequest({ headers: { cookie: `__Host-ng_session=${sessionId}` } } as never)).toBe(true);
   });
 
+  it('a second login page load (another tab, a /favicon.ico redirected to login) keeps the login CSRF value, so the first form still works', async () => {
+    await build();
+    const first = await app.inject({ url: '/_nodegate/login' });
+    const jar = cookieHeader(first);
+    const csrf = field(first.body, 'csrf')!;
+    const again = await app.inject({ url: '/_nodegate/login?next=%2Ffavicon.ico', headers: { cookie: asHeader(jar) } });
+    expect(field(again.body, 'csrf')).toBe(csrf);
+    cookieHeader(again, jar);
+    const ok = await app.inject({ method: 'POST', url: '/_nodegate/login', headers: { ...FORM, cookie: asHeader(jar) }, payload: form({ csrf, password: OWNER_PASSWORD }) });
+    expect(ok.statusCode).toBe(303);
+    // a malformed cookie value is replaced, never echoed into the page
+    const odd = await app.inject({ url: '/_nodegate/login', headers: { cookie: '__Host-ng_login=<b>x</b>' } });
+    expect(field(odd.body, 'csrf')).toMatch(/^[\w-]{43}$/);
+  });
+
   it('answers wrong owner passwords with 401 NG_GW_LOGIN_FAILED, then 429 NG_GW_LOGIN_THROTTLED with Retry-After', async () => {
     await build();
     const statuses: [number, unknown][] = [];

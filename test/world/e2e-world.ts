@@ -1,0 +1,228 @@
+/**
+ * The end-to-end world: network namespaces joined by veth pairs, traffic never leaves them.
+ *
+ *   internet (ISP: 198.51.100.1/24 towards homes, 203.0.113.1/24 towards phones; forwards between)
+ *     │   the registry (API :8053, embedded DNS :53, STUN :3478) and pebble (ACME :14000) run here
+ *     ├─ phone: 203.0.113.10/24, /etc/netns/<phone>/resolv.conf → nameserver 198.51.100.1
+ *     └─ router: WAN 198.51.100.2/24, LAN 192.168.1.1/24, nftables masquerade + miniupnpd
+ *          └─ node: 192.168.1.10/24 (nodegate, the LND simulator, the dashboard)
+ *
+ * Namespace names start with `ngw-` and a random tag. `destroy()` stops every process started here
+ * by PID, deletes the namespaces and the /etc/netns/<phone> directory; call it in afterAll/finally.
+ * The router part follows test/world/netns.ts (the reachability part's worlds) with the same
+ * patched miniupnpd (scripts/setup.d/miniupnpd.sh).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProcess, type RunningProcess } from '../support/process.ts';
+import { MINIUPNPD_BIN } from './netns.ts';
+
+export const ISP_ADDRESS = '198.51.100.1';
+export const ISP_PHONE_SIDE = '203.0.113.1';
+export const PHONE_ADDRESS = '203.0.113.10';
+export const ROUTER_LAN_ADDRESS = '192.168.1.1';
+export const NODE_ADDRESS = '192.168.1.10';
+export const FIRST_WAN_ADDRESS = '198.51.100.2';
+/** How long miniupnpd gets to open its NAT-PMP socket (it prints nothing when ready). */
+const MINIUPNPD_READY_MS = 5_000;
+/** Every `ip`/`nft`/`dig` call made here is bounded by this. */
+const COMMAND_TIMEOUT_MS = 15_000;
+
+export interface E2eWorld {
+  readonly tag: string;
+  readonly ns: { isp: string; router: string; node: string; phone: string };
+  /** The router's current WAN address (what the internet sees). */
+  wanAddress(): string;
+  /** Runs a command in a namespace and returns stdout; throws with stderr (and stdout) on failure. */
+  exec(ns: string, command: string, args: string[], timeoutMs?: number, env?: NodeJS.ProcessEnv): string;
+  /** Starts a long-running process in a namespace (`ip netns exec` execs it: same PID). Stopped by PID in destroy(). */
+  spawn(ns: string, command: string, args: string[], env?: NodeJS.ProcessEnv): RunningProcess;
+  /** Forgets a process that already exited (so destroy() does not wait on it). */
+  forget(p: RunningProcess): void;
+  /** The ISP gives the router a new WAN address in the same /24 (old one gone, conntrack flushed). */
+  changeWanAddress(address: string): void;
+  miniupnpdOutput(): string;
+  destroy(): Promise<void>;
+}
+
+function run(command: string, args: string[], timeoutMs = COMMAND_TIMEOUT_MS, env?: NodeJS.ProcessEnv): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr || e.message}${e.stdout ? `\nstdout: ${e.stdout.slice(-2000)}` : ''}`, { cause: err });
+  }
+}
+
+/** miniupnpd's nft chains (as Debian's nft_init.sh lays them out) plus our masquerade. */
+function routerRules(wanIf: string, lanIf: string): string {
+  return `
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "${lanIf}" accept
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    jump postrouting_miniupnpd
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+table ip ngnat {
+  chain post {
+    type nat hook postrouting priority 110;
+    oifname "${wanIf}" masquerade
+  }
+}
+`;
+}
+
+export async function createE2eWorld(): Promise<E2eWorld> {
+  if (!existsSync(MINIUPNPD_BIN)) throw new Error(`${MINIUPNPD_BIN} is missing: run scripts/setup.d/miniupnpd.sh (as root) once.`);
+  const tag = randomBytes(3).toString('hex');
+  const dir = await mkdtemp(join(tmpdir(), `ngw-${tag}-`));
+  const ns = { isp: `ngw-${tag}-isp`, router: `ngw-${tag}-rtr`, node: `ngw-${tag}-node`, phone: `ngw-${tag}-phone` };
+  const etcNetns = `/etc/netns/${ns.phone}`;
+  const created: string[] = [];
+  const processes = new Set<RunningProcess>();
+  let miniupnpd: RunningProcess | undefined;
+  let wan = FIRST_WAN_ADDRESS;
+  const v = (s: string) => `ngw${tag}${s}`; // veth names: 3 + 6 + 2 <= 15 chars
+  const routerWanIf = v('rw');
+  const routerLanIf = v('rl');
+  const ip = (n: string, ...args: string[]) => run('ip', ['-n', n, ...args]);
+  const inNs = (n: string, command: string, args: string[], timeoutMs?: number, env?: NodeJS.ProcessEnv) =>
+    run('ip', ['netns', 'exec', n, command, ...args], timeoutMs, env);
+  const link = (a: string, aIf: string, b: string, bIf: string) => {
+    run('ip', ['link', 'add', aIf, 'netns', a, 'type', 'veth', 'peer', 'name', bIf, 'netns', b]);
+    ip(a, 'link', 'set', aIf, 'up');
+    ip(b, 'link', 'set', bIf, 'up');
+  };
+
+  const world: E2eWorld = {
+    tag,
+    ns,
+    wanAddress: () => wan,
+    exec: inNs,
+    spawn(n, command, args, env) {
+      const p = startProcess('ip', ['netns', 'exec', n, command, ...args], env ? { env: { ...process.env, ...env } } : {});
+      processes.add(p);
+      return p;
+    },
+    forget(p) {
+      processes.delete(p);
+    },
+    changeWanAddress(address) {
+      const old = wan;
+      ip(ns.router, 'addr', 'add', `${address}/24`, 'dev', routerWanIf);
+      ip(ns.router, 'addr', 'del', `${old}/24`, 'dev', routerWanIf);
+      ip(ns.router, 'route', 'replace', 'default', 'via', ISP_ADDRESS);
+      try {
+        inNs(ns.router, 'conntrack', ['-F']);
+      } catch {
+        // conntrack(8) may be absent: masquerade drops its entries when the address goes
+      }
+      wan = address;
+    },
+    miniupnpdOutput: () => miniupnpd?.output() ?? '',
+    async destroy() {
+      const errors: unknown[] = [];
+      for (const p of processes) {
+        try {
+          await p.stop(2_000);
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      processes.clear();
+      for (const n of created.reverse()) {
+        try {
+          run('ip', ['netns', 'del', n]);
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      await rm(etcNetns, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
+      if (errors.length) throw new AggregateError(errors, `e2e world ${tag}: cleanup failed`);
+    },
+  };
+
+  try {
+    for (const n of Object.values(ns)) {
+      run('ip', ['netns', 'add', n]);
+      created.push(n);
+      ip(n, 'link', 'set', 'lo', 'up');
+    }
+    // the phone's resolver is the registry's DNS (ip netns exec bind-mounts this over /etc/resolv.conf)
+    await mkdir(etcNetns, { recursive: true });
+    await writeFile(join(etcNetns, 'resolv.conf'), `nameserver ${ISP_ADDRESS}\noptions timeout:1 attempts:2\n`);
+
+    link(ns.isp, v('iw'), ns.router, routerWanIf);
+    ip(ns.isp, 'addr', 'add', `${ISP_ADDRESS}/24`, 'dev', v('iw'));
+    ip(ns.router, 'addr', 'add', `${wan}/24`, 'dev', routerWanIf);
+    ip(ns.router, 'route', 'add', 'default', 'via', ISP_ADDRESS);
+
+    link(ns.isp, v('ip'), ns.phone, v('pp'));
+    ip(ns.isp, 'addr', 'add', `${ISP_PHONE_SIDE}/24`, 'dev', v('ip'));
+    ip(ns.phone, 'addr', 'add', `${PHONE_ADDRESS}/24`, 'dev', v('pp'));
+    ip(ns.phone, 'route', 'add', 'default', 'via', ISP_PHONE_SIDE);
+    inNs(ns.isp, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+
+    link(ns.router, routerLanIf, ns.node, v('nl'));
+    ip(ns.router, 'addr', 'add', `${ROUTER_LAN_ADDRESS}/24`, 'dev', routerLanIf);
+    ip(ns.node, 'addr', 'add', `${NODE_ADDRESS}/24`, 'dev', v('nl'));
+    ip(ns.node, 'route', 'add', 'default', 'via', ROUTER_LAN_ADDRESS);
+    inNs(ns.router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.promote_secondaries=1']);
+    const rulesFile = join(dir, 'router.nft');
+    await writeFile(rulesFile, routerRules(routerWanIf, routerLanIf));
+    inNs(ns.router, 'nft', ['-f', rulesFile]);
+
+    const conf = [
+      `ext_ifname=${routerWanIf}`,
+      `listening_ip=${routerLanIf}`,
+      'http_port=0',
+      'enable_upnp=yes',
+      'enable_natpmp=yes',
+      'secure_mode=yes',
+      'system_uptime=yes',
+      'notify_interval=30',
+      'clean_ruleset_interval=600',
+      `uuid=3d3cec3a-8cf0-11e0-98ee-001a6b${tag}`,
+      `lease_file=${join(dir, 'upnp.leases')}`,
+      'min_lifetime=60',
+      'max_lifetime=86400',
+      'allow 1024-65535 192.168.1.0/24 1024-65535',
+      'deny 0-65535 0.0.0.0/0 0-65535',
+    ].join('\n');
+    const confFile = join(dir, 'miniupnpd.conf');
+    await writeFile(confFile, conf + '\n');
+    const m = world.spawn(ns.router, MINIUPNPD_BIN, ['-d', '-f', confFile, '-P', join(dir, 'miniupnpd.pid')]);
+    miniupnpd = m;
+    const deadline = Date.now() + MINIUPNPD_READY_MS;
+    while (!/:5351\b/.test(inNs(ns.router, 'ss', ['-lnup']))) {
+      const exited = await Promise.race([m.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 100))]);
+      if (exited) throw new Error(`miniupnpd exited early:\n${m.output().slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`miniupnpd did not open NAT-PMP (5351) within ${MINIUPNPD_READY_MS} ms:\n${m.output().slice(-3000)}`);
+    }
+    return world;
+  } catch (err) {
+    await world.destroy().catch(() => undefined);
+    throw err;
+  }
+}
