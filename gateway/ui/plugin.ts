@@ -71,7 +71,6 @@ const LANG_COOKIE_MAX_AGE_S = 365 * 86_400;
 const MAX_TOKEN_NAME_CHARS = 64;
 /** The header that carries the error code of a refused request, for tests and support. */
 export const ERROR_CODE_HEADER = 'x-nodegate-error';
-/** What OwnerAuth.newLoginCsrf() makes: 32 random bytes, base64url. */
 
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': OWNER_CSP,
