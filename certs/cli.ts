@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Command } from '../core/cli.ts';
 import { parseCommandArgs, resolveDataDir } from '../core/cli.ts';
 import { loadConfigSection, parseConfig } from '../core/config.ts';
-import { NodegateError, isNodegateError } from '../core/errors.ts';
+import { NodegateError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.ts';
 import type { CertInfo } from './cert-info.ts';
@@ -34,12 +34,7 @@ export function certificateNames(deviceName: string): string[] {
 
 /** Reads the "acme" section, or its defaults when DATA/config.json has none. */
 export async function loadAcmeConfig(dataDir: string): Promise<AcmeConfig> {
-  try {
-    return await loadConfigSection(AcmeConfig, join(dataDir, 'config.json'), 'acme', CONFIG_HINT);
-  } catch (err) {
-    if (isNodegateError(err, 'NG_CONFIG_MISSING') && /has no "acme" section/.test(err.message)) return parseConfig(AcmeConfig, {}, 'defaults');
-    throw err;
-  }
+  return loadConfigSection(AcmeConfig, join(dataDir, 'config.json'), 'acme', CONFIG_HINT, { defaultsWhenAbsent: true });
 }
 
 /** The solver the config names, for the registered device. */
