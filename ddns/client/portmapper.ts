@@ -76,9 +76,10 @@ export async function udpExchange<T>(
 ): Promise<T> {
   const socket = (options.createSocket ?? defaultCreateSocket)('udp4');
   const timers: NodeJS.Timeout[] = [];
+  let onAbort: (() => void) | undefined;
   try {
     return await new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(new NodegateError('NG_ABORTED', `${options.protocol} request cancelled.`));
+      onAbort = () => reject(new NodegateError('NG_ABORTED', `${options.protocol} request cancelled.`));
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       socket.on('error', (err) => reject(new NodegateError('NG_NET_TIMEOUT', `${options.protocol}: ${err.message}`, { cause: err, details: { protocol: options.protocol } })));
@@ -109,6 +110,9 @@ export async function udpExchange<T>(
       });
     });
   } finally {
+    // The signal outlives this exchange (a service's lifetime): drop our listener, or every
+    // periodic check would add one more (a leak Node warns about after ten).
+    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
     for (const t of timers) clearTimeout(t);
     try {
       socket.close();

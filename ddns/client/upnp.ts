@@ -183,9 +183,10 @@ export class UpnpMapper implements PortMapper {
     this.discoveries++;
     const socket = (this.options.createSocket ?? defaultCreateSocket)('udp4');
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
       return await new Promise<string>((resolve, reject) => {
-        const onAbort = () => reject(new NodegateError('NG_ABORTED', 'UPnP discovery cancelled.'));
+        onAbort = () => reject(new NodegateError('NG_ABORTED', 'UPnP discovery cancelled.'));
         if (io.signal?.aborted) return onAbort();
         io.signal?.addEventListener('abort', onAbort, { once: true });
         socket.on('error', (err) => reject(new NodegateError('NG_NET_UPNP_UNAVAILABLE', `UPnP: SSDP failed: ${err.message}`, { cause: err })));
@@ -209,6 +210,7 @@ export class UpnpMapper implements PortMapper {
         });
       });
     } finally {
+      if (onAbort) io.signal?.removeEventListener('abort', onAbort); // the signal outlives this discovery
       clearTimeout(timer);
       try {
         socket.close();
