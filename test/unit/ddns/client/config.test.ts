@@ -17,6 +17,7 @@ describe('reachability config', () => {
       probeIntervalS: 600,
       debounceMs: 300,
       publishLan: true,
+      router: 'auto',
       publishIpv6: true,
     });
   });
