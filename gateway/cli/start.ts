@@ -7,6 +7,9 @@ import { createLogger } from '../../core/log.ts';
 import { loadGatewayConfig } from '../config.ts';
 import { startGateway } from '../main.ts';
 import { StoredTlsSource } from '../tls-source.ts';
+import { loadRegistration } from '../../ddns/client/enroll.ts';
+import { openCertificateService } from '../../certs/cli.ts';
+import type { TlsContextSource } from '../listener.ts';
 
 const USAGE = `usage: nodegate start --data DIR
 
@@ -17,14 +20,28 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const dataDir = resolveDataDir(values.data, io.env, USAGE);
   const config = await loadGatewayConfig(dataDir);
   const logger = createLogger({ name: 'gateway' });
-  const tls = await StoredTlsSource.open(dataDir, config.serverNames, logger);
-  const gateway = await startGateway({ dataDir, config, tls, logger, certPem: () => (tls.info().selfSigned ? tls.certPem() : undefined) });
+  // A registered node runs the certificate service (renewal + hot swap); an unregistered one (tests,
+  // a LAN-only setup) serves the stored certificate or a self-signed one.
+  let tls: TlsContextSource;
+  let certPem: (() => string | undefined) | undefined;
+  let stopCerts: (() => Promise<void>) | undefined;
+  if (await loadRegistration(dataDir)) {
+    const service = await openCertificateService(dataDir, { logger });
+    service.start();
+    tls = service;
+    stopCerts = () => service.stop();
+  } else {
+    const stored = await StoredTlsSource.open(dataDir, config.serverNames, logger);
+    tls = stored;
+    certPem = () => (stored.info().selfSigned ? stored.certPem() : undefined);
+  }
+  const gateway = await startGateway({ dataDir, config, tls, logger, ...(certPem ? { certPem } : {}) });
   const { https, httpRedirect } = gateway.addresses();
   for (const a of https) io.stdout.write(`nodegate: gateway listening on https://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port} (${a.route})\n`);
   if (httpRedirect) io.stdout.write(`nodegate: redirecting http://${httpRedirect.host}:${httpRedirect.port} to HTTPS\n`);
   await untilAborted(io.signal);
   const started = Date.now();
-  await gateway.stop();
+  await Promise.all([gateway.stop(), stopCerts?.()]);
   io.stdout.write(`nodegate: gateway stopped in ${Date.now() - started} ms\n`);
   return 0;
 }
