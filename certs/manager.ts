@@ -13,7 +13,7 @@
  *   renewal done by `nodegate certs renew` in another process is picked up and a suspended laptop
  *   wakes up to a fresh decision.
  */
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import { NodegateError, isNodegateError, messageOf } from '../core/errors.ts';
@@ -110,6 +110,7 @@ export class CertificateService implements TlsContextSource {
   #nextRenewal: number | undefined;
   #lastError: CertStatus['lastError'];
   #ari: RenewalInfo | undefined;
+  #listeners = new Set<(pair: CertPair) => void>();
 
   private constructor(options: CertificateServiceOptions, store: CertStore, pair: CertPair) {
     this.#o = options;
@@ -153,9 +154,11 @@ export class CertificateService implements TlsContextSource {
     };
   }
 
-  /** When the current certificate should be renewed (now, for the self-signed fallback). */
+  /** When the current certificate should be renewed, ms since the epoch (0 for the self-signed fallback: overdue). */
   dueAt(): number {
-    if (this.#pair.info.selfSigned || !covers(this.#pair.info, this.#o.names)) return this.#now();
+    // Not `now()`: comparing a second reading of the clock with the first made "due now" look
+    // like "not due" whenever the millisecond ticked in between.
+    if (this.#pair.info.selfSigned || !covers(this.#pair.info, this.#o.names)) return 0;
     return renewalTime(this.#pair.info, this.#o.acme.renewFractionLeft, this.#ari?.window, () => 0.5);
   }
 
@@ -196,9 +199,13 @@ export class CertificateService implements TlsContextSource {
     } catch (err) {
       if (this.#stopped.signal.aborted) return;
       const retryAfterMs = isNodegateError(err) && typeof err.details?.retryAfterSeconds === 'number' ? err.details.retryAfterSeconds * 1000 : undefined;
-      const delay = backoffDelay(this.#failures, this.#o.acme.backoffMinMs, this.#o.acme.backoffMaxMs, this.#random, retryAfterMs);
+      // A wrong clock makes every fresh certificate look expired (or not yet valid): retrying soon
+      // would only order more of them. Wait the longest back-off for the clock to be fixed.
+      const delay = isNodegateError(err, 'NG_CERT_CLOCK')
+        ? this.#o.acme.backoffMaxMs
+        : backoffDelay(this.#failures, this.#o.acme.backoffMinMs, this.#o.acme.backoffMaxMs, this.#random, retryAfterMs);
       this.#schedule(delay);
-      await this.#writeState().catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not write the certificate state file'));
+      await this.#writeState().catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not write the certificate state file')); // now with nextRenewal
     }
   }
 
@@ -212,6 +219,24 @@ export class CertificateService implements TlsContextSource {
   #use(pair: CertPair): void {
     this.#context = contextOf(pair);
     this.#pair = pair;
+    for (const listener of this.#listeners) {
+      try {
+        listener(pair);
+      } catch (err) {
+        this.#o.logger.warn({ err }, 'a certificate change listener failed');
+      }
+    }
+  }
+
+  /** Calls `listener` with each new pair once it is served. Returns the unsubscribe function. */
+  onChange(listener: (pair: CertPair) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The current key and chain (PEM), e.g. for a server's default context. */
+  currentPem(): { key: string; cert: string } {
+    return { key: this.#pair.keyPem, cert: this.#pair.chainPem };
   }
 
   /**
@@ -262,6 +287,7 @@ export class CertificateService implements TlsContextSource {
       this.#failures++;
       this.#lastError = { code: coded.code, message: coded.message, at: new Date(this.#now()).toISOString() };
       logger.error({ code: coded.code }, `certificate renewal failed: ${coded.message}`);
+      await this.#writeState().catch((e: unknown) => logger.warn({ err: e }, 'could not write the certificate state file'));
       throw coded;
     } finally {
       await lock.release().catch((e: unknown) => logger.warn({ err: e }, 'could not release the renewal lock'));
@@ -275,6 +301,21 @@ export class CertificateService implements TlsContextSource {
     };
     await writeJsonAtomic(join(this.#certsDir, STATE_FILE), state, { mode: 0o600 });
   }
+}
+
+/**
+ * TLS server options that always present the current certificate: the SNI callback for clients that
+ * send a name, and the default context (clients that connect by IP address send none) which
+ * {@link attachTlsServer} keeps current.
+ * @example const server = https.createServer(tlsServerOptions(certs), app); attachTlsServer(server, certs);
+ */
+export function tlsServerOptions(service: CertificateService): TlsOptions {
+  return { ...service.currentPem(), SNICallback: (name, cb) => cb(null, service.secureContext(name)) };
+}
+
+/** Swaps `server`'s default context whenever the service stores a new certificate. Returns the detach function. */
+export function attachTlsServer(server: TlsServer, service: CertificateService): () => void {
+  return service.onChange((pair) => server.setSecureContext({ key: pair.keyPem, cert: pair.chainPem }));
 }
 
 /** Reads DATA/certs/state.json (the last outcome recorded by a renewal), if any. */

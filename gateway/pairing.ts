@@ -9,6 +9,7 @@
  * trusted (the self-signed fallback); a wallet pins that certificate instead of trusting the roots.
  */
 import { X509Certificate } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import QRCode from 'qrcode';
 
 export interface LndconnectInput {
@@ -44,6 +45,44 @@ export function pemToDer(pem: string): Buffer {
   } catch (err) {
     throw new TypeError('lndconnectUri: certPem is not a PEM certificate', { cause: err });
   }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * True when `chainPem` (leaf first, then intermediates) chains to one of `roots` (default: Node's
+ * bundled Mozilla root store, what phones trust too): each certificate is issued and signed by the
+ * next, the last by a root, and the leaf is within its validity at `now`. A self-signed fallback or
+ * a test CA's certificate (pebble) gives false, so the lndconnect URI then carries the certificate.
+ */
+export function isPubliclyTrusted(chainPem: string, options: { roots?: readonly string[]; now?: number } = {}): boolean {
+  let chain: X509Certificate[];
+  try {
+    chain = (chainPem.match(PEM_CERTIFICATE) ?? []).map((pem) => new X509Certificate(pem));
+  } catch {
+    return false;
+  }
+  const leaf = chain[0];
+  if (!leaf) return false;
+  const now = options.now ?? Date.now();
+  if (now < Date.parse(leaf.validFrom) || now > Date.parse(leaf.validTo)) return false;
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const child = chain[i]!;
+    const parent = chain[i + 1]!;
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) return false;
+  }
+  const top = chain[chain.length - 1]!;
+  for (const pem of options.roots ?? rootCertificates) {
+    let root: X509Certificate;
+    try {
+      root = new X509Certificate(pem);
+    } catch {
+      continue;
+    }
+    if (top.checkIssued(root) && top.verify(root.publicKey)) return true;
+    if (top.fingerprint256 === root.fingerprint256) return true; // the chain includes the root itself
+  }
+  return false;
 }
 
 /**

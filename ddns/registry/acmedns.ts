@@ -35,14 +35,19 @@ function forbidden(): NodegateError {
 
 export const acmeDnsPlugin = fp(
   (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
-    app.post<{ Body: { allowfrom?: string[] } | undefined }>(
+    app.post<{ Body: { allowfrom?: string[] } }>(
       '/register',
       {
         onRequest: limitHook(ctx.limits.register),
-        schema: { tags: ['acme-dns'], summary: 'acme-dns: create an account', body: Type.Optional(AcmeDnsRegisterRequest), response: { 201: AcmeDnsRegisterResponse, '4xx': ErrorResponse } },
+        // acme-dns clients post without a body: treat that as {}.
+        preValidation: (req, _reply, next) => {
+          req.body ??= {};
+          next();
+        },
+        schema: { tags: ['acme-dns'], summary: 'acme-dns: create an account', body: AcmeDnsRegisterRequest, response: { 201: AcmeDnsRegisterResponse, '4xx': ErrorResponse } },
       },
       (req, reply) => {
-        const allowfrom = req.body?.allowfrom ?? [];
+        const allowfrom = req.body.allowfrom ?? [];
         try {
           new CidrSet(allowfrom);
         } catch (err) {

@@ -145,8 +145,14 @@ const devicesPlugin = fp(
         const updateSecret = randomBytes(32).toString('base64url');
         const { device, created } = ctx.store.upsertDevice(id, body.publicKey.x, hashSecret(updateSecret), ctx.now());
         ctx.verifier.forget(id);
-        if (created) await ctx.publisher.publish(id);
-        req.log.info({ id, created }, 'device registered');
+        if (created) {
+          // A new device has no records yet: a backend failure here only delays its empty set,
+          // which the publisher retries; the registration itself stands.
+          await ctx.publisher.publish(id).catch((err: unknown) => {
+            if (!isNodegateError(err, 'NG_REG_UNAVAILABLE')) throw err;
+          });
+        }
+        ctx.log.info({ id, created }, 'device registered');
         return reply.code(created ? 201 : 200).send({ ...deviceResponse(ctx.zone, device), updateSecret });
       },
     );
@@ -248,7 +254,8 @@ export interface ApiOptions {
 
 /** Builds the API (not listening yet). */
 export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): Promise<FastifyInstance> {
-  const fastifyLogger: FastifyBaseLogger = ctx.log;
+  // Per-request lines (info) would dominate the log at update rates; fastify logs warnings and up.
+  const fastifyLogger: FastifyBaseLogger = ctx.log.child({ component: 'api' }, { level: ctx.log.levelVal > 40 ? ctx.log.level : 'warn' });
   const app = Fastify({
     loggerInstance: fastifyLogger,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -256,7 +263,6 @@ export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): 
     trustProxy: options.trustProxy ?? false,
     // Reject unknown keys instead of silently dropping them; no type coercion of JSON bodies.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-    disableRequestLogging: true,
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const coded = toNodegateError(err);

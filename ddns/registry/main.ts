@@ -10,6 +10,8 @@ import { createLogger } from '../../core/log.ts';
 import { NodegateError, messageOf } from '../../core/errors.ts';
 import { isBulkLoading, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
 import { startEmbeddedDns, type EmbeddedDns } from './dns/server.ts';
+import { Rfc2136Backend } from './rfc2136.ts';
+import type { TsigKey } from '../tsig.ts';
 import { SqliteStore, type RegistryStore } from './store.ts';
 import { AddressPolicy } from './addresses.ts';
 import { EnrollmentTokens, NonceBook, TokenVerifier } from './auth.ts';
@@ -41,6 +43,7 @@ export interface NameserverOption {
 export interface Rfc2136BackendOption {
   /** The authoritative server taking UPDATEs. */
   server: HostPort;
+  /** TSIG key: algorithm as in ddns/tsig.ts (e.g. hmac-sha256), secret base64. */
   tsig: { name: string; algorithm: string; secret: string };
 }
 
@@ -144,9 +147,13 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       dnsAddress = { host: addr.host, port: addr.udpPort };
       cleanups.push(() => embedded!.close());
     } else if ('rfc2136' in choice) {
-      const { Rfc2136Backend } = await import('./rfc2136-loader.ts');
-      backend = await Rfc2136Backend({ zone, ...choice.rfc2136, logger: log });
-      dnsAddress = choice.rfc2136.server;
+      const { server, tsig } = choice.rfc2136;
+      try {
+        backend = new Rfc2136Backend({ server, zone, tsig: tsig as TsigKey, now });
+      } catch (err) {
+        throw new NodegateError('NG_USAGE', `--tsig: ${messageOf(err)}.`, { cause: err });
+      }
+      dnsAddress = server;
       cleanups.push(() => backend.close());
     } else {
       backend = choice;

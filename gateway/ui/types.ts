@@ -16,7 +16,8 @@ export interface TokenSummary {
   createdAt: string;
   /** ISO 8601; absent when the token does not expire. */
   expiresAt?: string;
-  revoked?: boolean;
+  /** ISO 8601; present once revoked (the gateway keeps revoked tokens in its list). */
+  revokedAt?: string;
 }
 
 /** The node's state as the home page shows it. The gateway fills it; later parts add fields. */
@@ -32,11 +33,12 @@ export interface NodeStatus {
     selfSigned: boolean;
     /** ISO 8601. */
     nextRenewal?: string;
-    /** The last renewal failure, shown as is (escaped). */
-    lastError?: string;
+    /** The last renewal failure, shown as is (escaped); certs/ reports it as `{ code, message, at }`. */
+    lastError?: string | { code: string; message: string; at?: string };
   };
   lnd: {
-    state: 'locked' | 'unlocked' | 'unreachable' | 'starting';
+    /** `no-wallet`: LND runs but no wallet was created yet (`lncli create`). */
+    state: 'locked' | 'unlocked' | 'unreachable' | 'starting' | 'no-wallet';
     alias?: string;
     blockHeight?: number;
     synced?: boolean;
@@ -68,8 +70,9 @@ export interface OwnerDeps {
   status(): Promise<NodeStatus>;
   /**
    * Sends the wallet password once to LND's `/v1/unlockwallet`. Must not store or log it.
-   * Throws NG_GW_WALLET_UNLOCK when LND refuses (wrong password, wallet already unlocked),
-   * NG_GW_UPSTREAM_UNREACHABLE / NG_GW_UPSTREAM_TIMEOUT / NG_GW_UPSTREAM_TLS when LND can't be reached.
+   * Throws NG_GW_WALLET_UNLOCK with status 400 when LND refuses (`details.reason`: 'wrong-password' |
+   * 'already-unlocked' | 'refused') and with status 502 when LND did not answer; or
+   * NG_GW_UPSTREAM_UNREACHABLE / NG_GW_UPSTREAM_TIMEOUT / NG_GW_UPSTREAM_TLS.
    */
   unlockWallet(password: string, signal?: AbortSignal): Promise<void>;
   createToken(input: { scope: TokenScope; name: string; ttlSeconds?: number }): Promise<{ id: string; token: string; expiresAt: string }>;

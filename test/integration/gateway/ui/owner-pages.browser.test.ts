@@ -1,10 +1,12 @@
 /**
  * The owner pages in Debian's chromium (playwright-core), on a phone viewport, with JavaScript on
  * and off, in two languages, against a real fastify HTTPS server on 127.0.0.1 hosting the plugin
- * with deps that reach an LND-like HTTPS server over pinned TLS. Screenshots go to docs/screenshots.
+ * with real deps: the gateway's TokenService and pinned LndUpstream to its LND REST simulator (a
+ * fresh, locked one per flow). Screenshots go to docs/screenshots.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -13,19 +15,24 @@ import { chromium, type Browser, type BrowserContext, type Page, type Locator } 
 import { ownerPages, OWNER_CSP, ERROR_CODE_HEADER } from '../../../../gateway/ui/plugin.ts';
 import { OwnerAuth } from '../../../../gateway/auth/owner.ts';
 import { t, type Lang } from '../../../../gateway/ui/i18n.ts';
-import { CERT_PEM, KEY_PEM, lndLikeDeps, startLndLike, type LndLike } from './owner-deps.ts';
+import { TokenService } from '../../../../gateway/auth/tokens.ts';
+import { isNodegateError } from '../../../../core/errors.ts';
+import { ownerDepsOver, startLockedLnd, type LndBackend } from './owner-backend.ts';
+
+const CERT_PEM = readFileSync(new URL('../../../fixtures/ui/owner-pages.cert.pem', import.meta.url), 'utf8');
+const KEY_PEM = readFileSync(new URL('../../../fixtures/ui/owner-pages.key.pem', import.meta.url), 'utf8');
 
 const OWNER_PASSWORD = 'owner password for tests';
 const WALLET_PASSWORD = 'wallet-secret-7Qx';
 const ALIAS = 'satoshi-at-home';
-const MACAROON_HEX = '0201036c6e64'.padEnd(64, 'ab');
 const PHONE = { width: 390, height: 844 };
 const SCREENSHOTS = new URL('../../../../docs/screenshots/', import.meta.url).pathname;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let dataDir: string;
-let lnd: LndLike;
-let deps: ReturnType<typeof lndLikeDeps>;
+let lnd: LndBackend;
+let tokens: TokenService;
+let port = 0;
 let app: FastifyInstance;
 let base: string;
 let browser: Browser;
@@ -34,20 +41,23 @@ let auth: OwnerAuth;
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ng-ui-browser-'));
   await mkdir(SCREENSHOTS, { recursive: true });
-  lnd = await startLndLike({ walletPassword: WALLET_PASSWORD, alias: ALIAS, macaroonHex: MACAROON_HEX });
-  deps = lndLikeDeps(lnd, MACAROON_HEX);
+  lnd = await startLockedLnd({ walletPassword: WALLET_PASSWORD, alias: ALIAS });
+  tokens = await TokenService.open(dataDir);
+  // the pairing address stands for the gateway's LND listener (same certificate, not publicly trusted)
+  const deps = ownerDepsOver(() => lnd, tokens, () => ({ host: '127.0.0.1', port, publiclyTrusted: false, certPem: CERT_PEM }));
   auth = await OwnerAuth.open({ dataDir });
   await auth.setPassword(OWNER_PASSWORD);
   app = Fastify({ https: { cert: CERT_PEM, key: KEY_PEM } });
   await app.register(ownerPages, { prefix: '/_nodegate', dataDir, deps, auth });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  port = (app.server.address() as AddressInfo).port;
+  base = `https://127.0.0.1:${port}`;
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
 afterAll(async () => {
   // each step runs even if an earlier one fails; the first failure is rethrown
-  const steps = [() => browser?.close(), () => app?.close(), () => deps?.close(), () => lnd?.close(), () => rm(dataDir, { recursive: true, force: true })];
+  const steps = [() => browser?.close(), () => app?.close(), () => lnd?.close(), () => rm(dataDir, { recursive: true, force: true })];
   let first: Error | undefined;
   for (const step of steps) {
     try {
@@ -63,6 +73,13 @@ async function phoneContext(locale: string, javaScriptEnabled: boolean): Promise
   return browser.newContext({ locale, javaScriptEnabled, viewport: PHONE, isMobile: true, hasTouch: true, ignoreHTTPSErrors: true });
 }
 
+/** Replaces the LND simulator with a fresh, locked one (LND after a power cut). */
+async function freshLockedLnd(): Promise<void> {
+  const old = lnd;
+  lnd = await startLockedLnd({ walletPassword: WALLET_PASSWORD, alias: ALIAS });
+  await old.close();
+}
+
 /** Clicks a submit button and waits for the resulting page (through a 303 redirect if any). */
 async function submit(page: Page, button: Locator): Promise<void> {
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), button.click()]);
@@ -70,7 +87,7 @@ async function submit(page: Page, button: Locator): Promise<void> {
 
 /** The whole owner flow: login, LND locked, wrong then right wallet password, unlocked, pairing. */
 async function ownerFlow(lang: Lang, locale: string, javaScriptEnabled: boolean, shot: string): Promise<void> {
-  lnd.lock();
+  await freshLockedLnd();
   const context = await phoneContext(locale, javaScriptEnabled);
   const page = await context.newPage();
   const cspViolations: string[] = [];
@@ -94,7 +111,7 @@ async function ownerFlow(lang: Lang, locale: string, javaScriptEnabled: boolean,
     expect(await page.locator('#lnd-state').textContent()).toBe(t(lang, 'lnd.locked'));
     await page.screenshot({ path: `${SCREENSHOTS}${shot}-2-locked.png`, fullPage: true });
 
-    const callsBefore = lnd.unlockCalls();
+    const callsBefore = lnd.sim.unlockAttempts();
     await page.getByLabel(t(lang, 'unlock.password')).fill('not the wallet password');
     await submit(page, page.getByRole('button', { name: t(lang, 'unlock.submit') }));
     expect(await page.getByRole('alert').first().textContent()).toContain(t(lang, 'unlock.wrong'));
@@ -103,7 +120,7 @@ async function ownerFlow(lang: Lang, locale: string, javaScriptEnabled: boolean,
 
     await page.getByLabel(t(lang, 'unlock.password')).fill(WALLET_PASSWORD);
     await submit(page, page.getByRole('button', { name: t(lang, 'unlock.submit') }));
-    expect(lnd.unlockCalls() - callsBefore).toBe(2);
+    expect(lnd.sim.unlockAttempts() - callsBefore).toBe(2);
     expect(page.url()).toBe(`${base}/_nodegate/?done=unlocked`);
     expect(await page.getByRole('status').first().textContent()).toBe(t(lang, 'unlock.done'));
     expect(await page.locator('#lnd-state').textContent()).toBe(t(lang, 'lnd.unlocked'));
@@ -115,14 +132,12 @@ async function ownerFlow(lang: Lang, locale: string, javaScriptEnabled: boolean,
     await page.getByLabel(t(lang, 'scope.invoice')).check();
     await submit(page, page.getByRole('button', { name: t(lang, 'pair.submit') }));
     const uri = await page.locator('#uri').inputValue();
-    const created = [...deps.tokens.values()].find((tok) => tok.name === `Phone ${shot}`)!;
-    expect(created.scope).toBe('invoice');
-    expect(uri).toBe(
-      `lndconnect://127.0.0.1:${lnd.port}?macaroon=${Buffer.from(created.token).toString('base64url')}&cert=${Buffer.from(
-        CERT_PEM.replace(/-----[A-Z ]+-----|\s/g, ''),
-        'base64',
-      ).toString('base64url')}`,
-    );
+    const certParam = Buffer.from(CERT_PEM.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64').toString('base64url');
+    const m = new RegExp(`^lndconnect://127\\.0\\.0\\.1:${port}\\?macaroon=([\\w-]+)&cert=([\\w-]+)$`).exec(uri);
+    expect(m?.[2]).toBe(certParam);
+    // the "macaroon" is a real gateway token of the chosen scope
+    const claims = await tokens.verify(Buffer.from(m![1]!, 'base64url').toString('utf8'));
+    expect([claims.scope, claims.name]).toEqual(['invoice', `Phone ${shot}`]);
     const qr = page.locator('.qr svg');
     const box = await qr.boundingBox();
     expect(box!.width).toBeGreaterThan(200);
@@ -132,12 +147,21 @@ async function ownerFlow(lang: Lang, locale: string, javaScriptEnabled: boolean,
     // revoke it again
     await submit(page, page.getByRole('button', { name: t(lang, 'tokens.revokeLabel', { name: `Phone ${shot}` }) }));
     expect(page.url()).toBe(`${base}/_nodegate/pair?done=revoked`);
-    expect(created.revoked).toBe(true);
+    const refused = await tokens.verify(Buffer.from(m![1]!, 'base64url').toString('utf8')).catch((err: unknown) => err);
+    expect(isNodegateError(refused, 'NG_GW_TOKEN_REVOKED')).toBe(true);
 
     // nothing is wider than the phone
     for (const el of ['main', 'header', 'footer']) {
       const b = await page.locator(el).boundingBox();
       expect(b!.x + b!.width, el).toBeLessThanOrEqual(PHONE.width);
+    }
+    if (javaScriptEnabled) {
+      // the narrowest common phone: nothing scrolls sideways on the longest page (pairing + tokens)
+      await page.setViewportSize({ width: 360, height: 740 });
+      for (const path of ['/_nodegate/pair', '/_nodegate/']) {
+        await page.goto(`${base}${path}`);
+        expect(await page.evaluate('document.documentElement.scrollWidth'), path).toBeLessThanOrEqual(360);
+      }
     }
     expect(cspViolations).toEqual([]);
     expect(documents.length).toBeGreaterThanOrEqual(4);
@@ -165,15 +189,15 @@ describe('owner pages in chromium on a phone', () => {
       await page.getByLabel(t('en', 'login.password')).fill(OWNER_PASSWORD);
       await submit(page, page.getByRole('button', { name: t('en', 'login.submit') }));
       expect(page.url()).toBe(`${base}/_nodegate/`);
-      lnd.lock();
-      const before = lnd.unlockCalls();
+      await freshLockedLnd();
+      const before = lnd.sim.unlockAttempts();
       const res = await context.request.post(`${base}/_nodegate/unlock`, { form: { wallet_password: WALLET_PASSWORD }, maxRedirects: 0 });
       expect(res.status()).toBe(403);
       expect(res.headers()[ERROR_CODE_HEADER]).toBe('NG_GW_CSRF');
       const forged = await context.request.post(`${base}/_nodegate/unlock`, { form: { wallet_password: WALLET_PASSWORD, csrf: 'forged' }, maxRedirects: 0 });
       expect(forged.status()).toBe(403);
       expect(forged.headers()[ERROR_CODE_HEADER]).toBe('NG_GW_CSRF');
-      expect(lnd.unlockCalls()).toBe(before);
+      expect(lnd.sim.unlockAttempts()).toBe(before);
       // the session still works: the owner page says LND is locked
       await page.reload();
       expect(await page.locator('#lnd-state').textContent()).toBe(t('en', 'lnd.locked'));
