@@ -11,11 +11,11 @@
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { ConnectionOptions } from 'node:tls';
-import { NodegateError } from '../core/errors.ts';
+import { NodegateError, isNodegateError } from '../core/errors.ts';
 import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.ts';
-import { parseConfig } from '../core/config.ts';
+import { loadConfigSection, parseConfig } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
-import { TorConfigSchema, torOnlyPolicy, type NetworkPolicy, type TorConfig } from './config.ts';
+import { TorConfigSchema, torOnlyPolicy, type NetworkPolicy, type OnionPortMapping, type TorConfig } from './config.ts';
 import { OnionService, type OnionStatus } from './onion.ts';
 import { TorAttachment, TorProcess, type TorSource } from './process.ts';
 import { createSocksDispatcher } from './socks.ts';
@@ -27,6 +27,53 @@ export interface TorServiceOptions {
   logger?: Logger;
   /** Where `setEnabled` persists the switch; default DATA/config.json. */
   configPath?: string;
+  /** Ports to publish when the config maps none, e.g. from the gateway's bound listeners ({@link onionPortsFromListeners}). */
+  defaultPorts?: () => OnionPortMapping[];
+}
+
+/** What the gateway reports of a bound listener. */
+export interface ListenerAddress {
+  host: string;
+  port: number;
+  route: 'auto' | 'dashboard' | 'lnd';
+}
+
+/** Onion virtual port per route: wallets expect LND REST on 8080 (lndconnect), browsers 443. */
+export const ONION_DASHBOARD_PORT = 443;
+export const ONION_LND_PORT = 8080;
+
+/**
+ * The onion port mappings for the gateway's listeners: `dashboard` → 443, `lnd` → 8080, `auto` →
+ * both; a wildcard bind (0.0.0.0, ::) is reached on loopback.
+ */
+export function onionPortsFromListeners(listeners: ListenerAddress[]): OnionPortMapping[] {
+  const out = new Map<number, OnionPortMapping>();
+  for (const l of listeners) {
+    const host = l.host === '0.0.0.0' || l.host === '' ? '127.0.0.1' : l.host === '::' ? '[::1]' : l.host.includes(':') ? `[${l.host}]` : l.host;
+    const target = `${host}:${l.port}`;
+    if ((l.route === 'dashboard' || l.route === 'auto') && !out.has(ONION_DASHBOARD_PORT)) out.set(ONION_DASHBOARD_PORT, { virtualPort: ONION_DASHBOARD_PORT, target });
+    if ((l.route === 'lnd' || l.route === 'auto') && !out.has(ONION_LND_PORT)) out.set(ONION_LND_PORT, { virtualPort: ONION_LND_PORT, target });
+  }
+  return [...out.values()];
+}
+
+/**
+ * The TorService of a node: the "tor" section of DATA/config.json (absent = Tor off, defaults).
+ *
+ * @example
+ * const tor = await loadTorService(dataDir, { logger, defaultPorts: () => onionPortsFromListeners(gateway.addresses().https) });
+ * if (tor.status().enabled) await tor.start();
+ */
+export async function loadTorService(dataDir: string, options: Omit<TorServiceOptions, 'dataDir' | 'config'> = {}): Promise<TorService> {
+  const path = options.configPath ?? join(dataDir, 'config.json');
+  let config: TorConfig;
+  try {
+    config = await loadConfigSection(TorConfigSchema, path, 'tor', '');
+  } catch (err) {
+    if (!isNodegateError(err, 'NG_CONFIG_MISSING')) throw err;
+    config = parseConfig(TorConfigSchema, {}, 'defaults');
+  }
+  return new TorService({ ...options, dataDir, config });
 }
 
 export interface TorServiceStatus {
@@ -63,7 +110,8 @@ export class TorService {
    */
   async start(options: { signal?: AbortSignal } = {}): Promise<string> {
     if (this.onion) return this.onion.address();
-    if (this.config.ports.length === 0) {
+    const ports = this.config.ports.length > 0 ? this.config.ports : (this.options.defaultPorts?.() ?? []);
+    if (ports.length === 0) {
       throw new NodegateError('NG_CONFIG_INVALID', 'Tor is on but the "tor" config section maps no ports. Add "ports": [{ "virtualPort": 443, "target": "127.0.0.1:8443" }] (nodegate init does this).');
     }
     const source: TorSource =
@@ -75,7 +123,7 @@ export class TorService {
     });
     source.on('failed', (err) => this.options.logger?.error({ err }, 'tor gave up'));
     source.on('lost', (err) => this.options.logger?.warn({ code: err.code }, 'tor connection lost; reconnecting'));
-    const onion = new OnionService({ dir: this.torDir, source, ports: this.config.ports, clientAuth: this.config.clientAuth, ...(this.options.logger ? { logger: this.options.logger } : {}) });
+    const onion = new OnionService({ dir: this.torDir, source, ports, clientAuth: this.config.clientAuth, ...(this.options.logger ? { logger: this.options.logger } : {}) });
     this.address = await onion.address(); // a corrupt key fails here, before tor is started
     this.source = source;
     this.onion = onion;

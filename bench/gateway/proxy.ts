@@ -1,7 +1,7 @@
 /**
  * Gateway benchmark: TLS keep-alive proxying of an LND-like ~900-byte JSON reply with the token
  * check and macaroon injection, side by side with nginx (1 worker) and caddy (same certificate,
- * same upstream), plus the alternative engines of bench/gateway/engines.ts.
+ * same upstream), plus the alternative engines of bench/gateway/_engines.ts.
  *
  * Upstream: a separate nginx (1 worker) answering GET /v1/getinfo over TLS with a fixed body, its
  * cert pinned by every proxy like LND's tls.cert. Load: wrk, 1 thread, 64 connections and 1
@@ -262,7 +262,7 @@ https://${NAME}:${cdPort} {
         name: mode === 'https-agent' ? 'alt: node https + https.Agent' : 'alt: fastify + undici Pool',
         start: async () => {
           const port = await freePort();
-          const p = startProcess(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'bench/gateway/engines.ts'), mode, dataDir, String(port), `https://127.0.0.1:${upPort}`, lndDir]);
+          const p = startProcess(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'bench/gateway/_engines.ts'), mode, dataDir, String(port), `https://127.0.0.1:${upPort}`, lndDir]);
           await p.waitFor(/engine ready/, 20_000);
           return { proc: p, port, pids: () => Promise.resolve([p.pid]) };
         },

@@ -4,9 +4,9 @@
  * built-in authorities and fallbacks are replaced, so they open their listeners and stay at 0 %.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TorAttachment, TorProcess } from '../../../tor/process.ts';
+import { MAX_RESTARTS, TorAttachment, TorProcess } from '../../../tor/process.ts';
 import { TorControl } from '../../../tor/control.ts';
 import { freePort, startProcess, tempDir, type RunningProcess } from '../../support/process.ts';
 import { isNodegateError } from '../../../core/errors.ts';
@@ -111,6 +111,24 @@ describe('TorProcess (managed tor)', () => {
     expect(tor.pid).not.toBe(first);
     expect(control).toBe(tor.control);
     expect(Object.keys(await control.getInfo(['version']))).toEqual(['version']);
+  });
+
+  it('gives up after MAX_RESTARTS failed restarts (bounded) and reports NG_TOR_START', async () => {
+    const dir = await dataDir('g');
+    // A "tor" that runs the real one the first time and fails at once every later time.
+    const fakeTor = join(dir, 'fake-tor');
+    const counter = join(dir, 'runs');
+    await writeFile(fakeTor, `#!/bin/sh\necho run >> ${counter}\nif [ "$(wc -l < ${counter})" -gt 1 ]; then echo "[err] simulated crash" ; exit 1; fi\nexec /usr/sbin/tor "$@"\n`, { mode: 0o755 });
+    const delays: number[] = [];
+    const tor = new TorProcess({ dir: join(dir, 'tor'), torPath: fakeTor, extraTorrc: OFFLINE, sleep: (ms) => (delays.push(ms), Promise.resolve()) });
+    stops.push(() => tor.stop());
+    await tor.start();
+    const failed = new Promise<unknown>((r) => tor.once('failed', r));
+    process.kill(tor.pid!, 'SIGKILL');
+    const err = await failed;
+    expect(isNodegateError(err, 'NG_TOR_START')).toBe(true);
+    expect((await readFile(counter, 'utf8')).trim().split('\n')).toHaveLength(1 + MAX_RESTARTS);
+    expect(delays).toEqual([500, 1000, 2000, 4000, 8000]); // doubling back-off
   });
 });
 

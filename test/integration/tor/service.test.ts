@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TorService } from '../../../tor/service.ts';
+import { TorService, loadTorService, onionPortsFromListeners } from '../../../tor/service.ts';
 import { torConfigFromFlags } from '../../../tor/config.ts';
 import { ONION_KEY_FILE } from '../../../tor/onion.ts';
 import { tempDir } from '../../support/process.ts';
@@ -61,5 +61,23 @@ describe('TorService', () => {
     cleanups.push(() => d.remove());
     const service = new TorService({ dataDir: d.path, config: torConfigFromFlags({ torOnly: true, ports: PORTS }) });
     expect(service.policy()).toEqual({ clearnetListeners: false, ddns: false, portMapping: false, publicIpLookup: false, acme: false, outbound: 'tor' });
+  });
+
+  it('maps gateway listeners to onion ports and loads the section (absent section: Tor off)', async () => {
+    expect(onionPortsFromListeners([{ host: '0.0.0.0', port: 8443, route: 'auto' }])).toEqual([
+      { virtualPort: 443, target: '127.0.0.1:8443' },
+      { virtualPort: 8080, target: '127.0.0.1:8443' },
+    ]);
+    expect(onionPortsFromListeners([{ host: '::1', port: 1, route: 'lnd' }, { host: '127.0.0.1', port: 2, route: 'dashboard' }])).toEqual([
+      { virtualPort: 8080, target: '[::1]:1' },
+      { virtualPort: 443, target: '127.0.0.1:2' },
+    ]);
+    const d = await tempDir('nodegate-torsvc-');
+    cleanups.push(() => d.remove());
+    expect((await loadTorService(d.path)).status()).toEqual({ enabled: false, torOnly: false, bootstrap: undefined, onion: undefined });
+    await writeFile(join(d.path, 'config.json'), JSON.stringify({ tor: { enabled: true, torOnly: true } }));
+    expect((await loadTorService(d.path)).status()).toMatchObject({ enabled: true, torOnly: true });
+    await writeFile(join(d.path, 'config.json'), JSON.stringify({ tor: { enabled: 'yes' } }));
+    await expect(loadTorService(d.path)).rejects.toMatchObject({ code: 'NG_CONFIG_INVALID' });
   });
 });

@@ -15,7 +15,7 @@ import { startProcess } from '../../support/process.ts';
 const run = promisify(execFile);
 const NS = `ngt-${randomBytes(3).toString('hex')}`;
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const NODE_RUN_TIMEOUT_MS = 230_000;
+const NODE_RUN_TIMEOUT_MS = 290_000;
 
 const NFT_RULES = `table inet ngt {
   counter leak {}
@@ -82,5 +82,5 @@ describe('Tor-only mode', () => {
       await node.stop();
     }
     expect(await leaked()).toBe(0);
-  }, 240_000);
+  }, 300_000);
 });

@@ -3,7 +3,7 @@
  * hot path (token check with TokenService, macaroon injection from the LND dir, pinned upstream TLS):
  * - `https-agent`: node:https server + node:https.request with a keep-alive Agent (no undici)
  * - `fastify-undici`: fastify route + the same undici Pool (fastify on the hot path)
- * Run: node bin/run-ts.js bench/gateway/engines.ts MODE DATA_DIR PORT LND_URL LND_DIR
+ * Run: node bin/run-ts.js bench/gateway/_engines.ts MODE DATA_DIR PORT LND_URL LND_DIR
  */
 import { createServer as createHttpsServer, request as httpsRequest, Agent } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
