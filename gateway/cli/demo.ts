@@ -32,6 +32,19 @@ Ctrl-C stops everything.`;
 export const DEMO_PORTS = { registryApi: 18053, registryDns: 15353, gateway: 18443, lnd: 18080, dashboard: 18000 } as const;
 export const DEMO_ZONE = 'nodes.nodegate.test';
 const LOOPBACK = '127.0.0.1';
+/** tor's bootstrap plus the first descriptor upload on the private network; generous for a loaded CI machine. */
+const ONION_PUBLISH_TIMEOUT_MS = 180_000;
+const POLL_MS = 250;
+
+/** Polls `done` until true, bounded by `timeoutMs`; NG_TIMEOUT with `what` otherwise. */
+async function waitUntil(done: () => boolean, timeoutMs: number, signal: AbortSignal, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (signal.aborted) throw new NodegateError('NG_ABORTED', 'The demo was stopped.');
+    if (Date.now() > deadline) throw new NodegateError('NG_TIMEOUT', `${what} within ${timeoutMs / 1000} s.`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
 
 /** Collects output lines for init (which prints to its own io). */
 function quietIO(io: CommandIO): CommandIO & { text(): string } {
@@ -122,17 +135,16 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     const cert = await node.certificates!.renew({ force: true, signal: io.signal });
     const name = node.registration!.name;
 
-    if (network && node.onion) {
+    if (network) {
       progress('waiting for the onion descriptor to be published, then a Tor client to fetch with');
-      await node.tor!.waitForBootstrap(120_000, { signal: io.signal });
-      await node.onion.waitPublished(120_000);
+      await waitUntil(() => node.tor.status().onion?.published === true, ONION_PUBLISH_TIMEOUT_MS, io.signal, 'the onion service was not published');
       torClient = await network.startClient('democlient');
     }
 
     const created = await node.gateway.tokens.create({ scope: 'readonly', name: 'demo wallet' });
     const port = DEMO_PORTS.gateway;
     const uri = lndconnectUri({ host: name, port, token: created.token });
-    const onion = node.onion?.status().address;
+    const onion = node.tor.onionHost();
     const lines = [
       '',
       `nodegate demo is running (state in ${root}; Ctrl-C stops everything)`,

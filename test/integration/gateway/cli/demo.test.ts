@@ -53,10 +53,11 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/** Running (a zombie waiting for its reaper has ended: it holds no port, file or CPU). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -87,7 +88,8 @@ async function stopDemo(demo: RunningProcess): Promise<void> {
   demo.child.kill('SIGINT');
   const code = await Promise.race([demo.exited, new Promise<string>((r) => setTimeout(() => r('still running'), DEMO_STOP_MS))]);
   expect(code).toBe(0);
-  await new Promise((r) => setTimeout(r, 200));
+  // Every process the demo started has ended by the time it exits (bounded poll for the reaper).
+  for (let i = 0; i < 20 && family.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
   expect(family.filter(alive)).toEqual([]);
 }
 
