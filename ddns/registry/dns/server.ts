@@ -22,6 +22,8 @@ import { NodegateError } from '../../../core/errors.ts';
 import { CLASS_ANY, CLASS_IN, HEADER_LEN, OPCODE_QUERY, parseSimpleQuery, RCODE, readQuestionName, ResponseWriter, TYPE, type ParsedQuery } from './wire.ts';
 import { Zone, type LookupResult, type NameserverSpec, type Section } from './zone.ts';
 
+export type { NameserverSpec } from './zone.ts';
+
 /** UDP payload we accept and advertise with EDNS0, bytes: 1232 avoids fragmentation (DNS Flag Day 2020). */
 export const EDNS_MAX_UDP_PAYLOAD = 1232;
 /** RFC 1035 §4.2.1 limit for UDP without EDNS0, bytes. */
