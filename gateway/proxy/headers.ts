@@ -8,6 +8,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host']);
 
+/** `Expect: 100-continue` is answered by node's server already; undici refuses to send it. */
+const REQUEST_ONLY_DROPPED = new Set(['expect']);
+
 /** Headers the client sent that must not reach LND: our token in either form, the owner cookie. */
 const CLIENT_CREDENTIALS = new Set(['authorization', 'grpc-metadata-macaroon', 'cookie']);
 
@@ -31,7 +34,7 @@ export function upstreamRequestHeaders(headers: IncomingHttpHeaders, dropCredent
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || isDropped(name, listed)) continue;
+    if (value === undefined || isDropped(name, listed) || REQUEST_ONLY_DROPPED.has(name)) continue;
     if (dropCredentials && CLIENT_CREDENTIALS.has(name)) continue;
     out[name] = value;
   }

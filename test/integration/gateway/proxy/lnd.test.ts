@@ -213,6 +213,30 @@ describe('hop-by-hop header abuse', () => {
     expect(seen['grpc-metadata-macaroon']).toBe(h.lnd.macaroonHex.readonly);
   });
 
+  it('a body sent with Expect: 100-continue is forwarded (the 100 comes from the gateway)', async () => {
+    const s = await h.rawTls();
+    const body = '{"value":"5","memo":"expect"}';
+    const text = await new Promise<string>((resolve) => {
+      let out = '';
+      setTimeout(() => resolve(out), 3000); // bounded: a broken gateway answers 502 or nothing
+      s.on('data', (d: Buffer) => {
+        out += d.toString('latin1');
+        if (out.startsWith('HTTP/1.1 100') && !out.includes('\r\n\r\nHTTP/1.1 ')) {
+          if (!out.includes('sent')) {
+            out += 'sent';
+            s.write(body);
+          }
+        }
+        if (/HTTP\/1\.1 200[\s\S]*\}$/.test(out)) resolve(out);
+      });
+      s.write(`POST /v1/invoices HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer ${invoice}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+    });
+    s.destroy();
+    expect(text.startsWith('HTTP/1.1 100 Continue')).toBe(true);
+    expect(text).toContain('"payment_request"');
+    expect(h.lnd.requestHeaders().at(-1)!.expect).toBeUndefined();
+  });
+
   it('keeps the client connection alive across requests (no Connection: close leaked from upstream)', async () => {
     const s = await h.rawTls();
     const req = `GET /v1/getinfo HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer ${readonly}\r\n\r\n`;
