@@ -29,9 +29,13 @@ function percentile(sorted: number[], p: number): number {
 export async function main(argv = process.argv.slice(2)): Promise<string> {
   const { values } = parseArgs({ args: argv, options: { changes: { type: 'string' }, 'ddclient-changes': { type: 'string' }, 'ddclient-daemon': { type: 'string' } } });
   const changes = Number(values.changes ?? 20);
-  const ddChanges = Number(values['ddclient-changes'] ?? 6);
+  const ddChanges = Number(values['ddclient-changes'] ?? 6); // keeps the whole run well under bench/run.ts's 15 min bound
   const ddDaemonS = Number(values['ddclient-daemon'] ?? 60);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // bench/run.ts stops an overrunning bench with SIGTERM: tear the namespaces down first
+  const live = new Set<Home>();
+  const onTerm = () => void Promise.allSettled([...live].map((h) => h.destroy())).then(() => process.exit(1));
+  process.once('SIGTERM', onTerm);
   let next = 30;
   const nextAddress = () => `198.51.100.${next++}`;
   const waitForDns = async (home: Home, address: string, boundMs: number): Promise<number> => {
@@ -58,6 +62,7 @@ export async function main(argv = process.argv.slice(2)): Promise<string> {
   /** nodegate with its default reachability config in a world of `kind`. */
   const nodegate = async (kind: 'upnp' | 'no-upnp'): Promise<number[]> => {
     const home = await createHome(kind);
+    live.add(home);
     try {
       const configPath = join(home.dataDir, 'config.json');
       const config = JSON.parse(await readFile(configPath, 'utf8')) as { reachability: Record<string, unknown> };
@@ -69,12 +74,14 @@ export async function main(argv = process.argv.slice(2)): Promise<string> {
       await service.stop(10_000);
       return xs;
     } finally {
+      live.delete(home);
       await home.destroy();
     }
   };
   const ngUpnp = await nodegate('upnp');
   const ngPlain = await nodegate('no-upnp');
   const home = await createHome('upnp', { listen: false });
+  live.add(home);
   try {
     // ddclient, foreground daemon, dyndns2 to the registry, default settings otherwise
     const registration = JSON.parse(await readFile(join(home.dataDir, 'device/registration.json'), 'utf8')) as { name: string; updateSecret?: string };
@@ -115,6 +122,8 @@ export async function main(argv = process.argv.slice(2)): Promise<string> {
     process.stderr.write('\n');
     return table;
   } finally {
+    live.delete(home);
+    process.off('SIGTERM', onTerm);
     await home.destroy();
   }
 }

@@ -28,6 +28,8 @@ import { AddressWatcher } from './watcher.ts';
 
 /** Smallest gap between two writes of state.json, ms (state changes come in bursts). */
 export const STATE_WRITE_MIN_GAP_MS = 250;
+/** Delay of the first outside probe after start, ms: after the first address is published. */
+export const FIRST_OUTSIDE_CHECK_MS = 5_000;
 
 export interface ServiceLog {
   info(obj: object, msg?: string): void;
@@ -157,6 +159,9 @@ export class ReachabilityService {
     if (config.probeIntervalS > 0) {
       this.probeTimer = setInterval(() => void this.checkFromOutside(), config.probeIntervalS * 1000);
       this.probeTimer.unref?.();
+      // a first diagnosis for the status page soon after start, without holding start() up
+      const first = setTimeout(() => void this.checkFromOutside(), FIRST_OUTSIDE_CHECK_MS);
+      first.unref?.();
     }
     this.scheduleWrite();
   }

@@ -9,8 +9,12 @@ import type { AddressUpdateRequest } from '../protocol.ts';
 import type { RegistryPort } from './registry-port.ts';
 import { isNodegateError, messageOf } from '../../core/errors.ts';
 
-/** First retry delay after a failed update, ms; doubled up to {@link RETRY_MAX_MS}. */
-export const RETRY_MIN_MS = 500;
+/**
+ * First retry delay after a failed update, ms; doubled up to {@link RETRY_MAX_MS}. Short because
+ * the usual failure right after an address change is the HTTP keep-alive connection that died with
+ * the old NAT mapping: a new connection succeeds at once.
+ */
+export const RETRY_MIN_MS = 100;
 /** Longest wait between retries, ms: a registry back from an outage is used within this. */
 export const RETRY_MAX_MS = 30_000;
 
