@@ -371,6 +371,7 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
     expect(page.url()).toBe(`${base}/_nodegate/?done=unlocked`);
     expect(await page.locator('#lnd-state').textContent()).toBe(t('en', 'lnd.unlocked'));
     expect(await page.locator('#lnd-alias').textContent()).toBe(ALIAS);
+    expect(await page.locator('main').textContent(), 'the owner page shows the onion address').toContain(onion.replace(/\.onion$/, ''));
     await page.screenshot({ path: join(SCREENSHOTS, 'e2e-3-unlocked.png'), fullPage: true });
     expect(tlsErrors).toEqual([]);
   }, 90_000);
@@ -494,6 +495,7 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
       await page.getByLabel(t('en', 'unlock.password')).fill(WALLET_PASSWORD);
       await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.getByRole('button', { name: t('en', 'unlock.submit') }).click()]);
       expect(await page.locator('#lnd-alias').textContent()).toBe(ALIAS);
+      expect(await page.locator('main').textContent(), 'the owner page shows the same onion address').toContain(onion.replace(/\.onion$/, ''));
       await page.screenshot({ path: join(SCREENSHOTS, 'e2e-5-after-power-cuts.png'), fullPage: true });
     } finally {
       await ctx.close();
