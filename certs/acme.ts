@@ -139,15 +139,19 @@ export async function loadOrCreateAccountKey(certsDir: string, directoryUrl: str
   return key;
 }
 
-async function httpsAgentFor(config: AcmeConfig): Promise<HttpsAgent | undefined> {
-  if (!config.caFile) return undefined;
+/**
+ * One keep-alive agent per issuance (destroyed at its end): acme-client sends ~20 requests, and a
+ * TLS handshake for each is most of the time an issuance takes.
+ */
+async function httpsAgentFor(config: AcmeConfig): Promise<HttpsAgent> {
+  if (!config.caFile) return new HttpsAgent({ keepAlive: true });
   let pem: string;
   try {
     pem = await readFile(config.caFile, 'utf8');
   } catch (err) {
     throw new NodegateError('NG_CONFIG_INVALID', `acme.caFile ${config.caFile} cannot be read (${messageOf(err)}). Point it at a PEM file or remove it.`, { cause: err });
   }
-  return new HttpsAgent({ ca: [...rootCertificates, pem], keepAlive: false });
+  return new HttpsAgent({ ca: [...rootCertificates, pem], keepAlive: true });
 }
 
 /**
@@ -200,8 +204,10 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       // Publish all values at once: the apex and the wildcard share one record name.
       await Promise.all(
         records.map(async (r) => {
-          await options.solver.present(r.base, r.value, { signal: options.signal });
+          // recorded first: a present that timed out may still have been applied, and cleanup of a
+          // value that is not there is harmless (Dns01Solver contract)
           presented.push({ name: r.base, value: r.value });
+          await options.solver.present(r.base, r.value, { signal: options.signal });
         }),
       );
       await waitForTxt(
@@ -229,7 +235,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
           logger.warn({ err: cleanupErr, name: p.name }, 'could not remove the ACME challenge TXT value (it is harmless and expires with the record)');
         }
       }
-      agent?.destroy();
+      agent.destroy();
     }
   });
 }

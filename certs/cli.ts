@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import type { Command } from '../core/cli.ts';
 import { parseCommandArgs, resolveDataDir } from '../core/cli.ts';
 import { loadConfigSection, parseConfig } from '../core/config.ts';
-import { NodegateError, isNodegateError } from '../core/errors.ts';
-import { createLogger } from '../core/log.ts';
+import { NodegateError } from '../core/errors.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.ts';
+import type { CertInfo } from './cert-info.ts';
 import { clientForRegisteredDevice, loadRegistration } from '../ddns/client/enroll.ts';
 import { AcmeConfig } from './config.ts';
 import type { Dns01Solver } from './solver.ts';
@@ -32,12 +34,7 @@ export function certificateNames(deviceName: string): string[] {
 
 /** Reads the "acme" section, or its defaults when DATA/config.json has none. */
 export async function loadAcmeConfig(dataDir: string): Promise<AcmeConfig> {
-  try {
-    return await loadConfigSection(AcmeConfig, join(dataDir, 'config.json'), 'acme', CONFIG_HINT);
-  } catch (err) {
-    if (isNodegateError(err, 'NG_CONFIG_MISSING') && /has no "acme" section/.test(err.message)) return parseConfig(AcmeConfig, {}, 'defaults');
-    throw err;
-  }
+  return loadConfigSection(AcmeConfig, join(dataDir, 'config.json'), 'acme', CONFIG_HINT, { defaultsWhenAbsent: true });
 }
 
 /** The solver the config names, for the registered device. */
@@ -47,23 +44,67 @@ export async function solverFor(dataDir: string, config: AcmeConfig, deviceName:
   return new RegistrySolver(client, deviceName);
 }
 
-async function renewCommand(args: string[], io: Parameters<Command['run']>[1]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, { data: { type: 'string' }, force: { type: 'boolean' } }, USAGE, true);
-  if (positionals[0] !== 'renew' || positionals.length !== 1) throw new NodegateError('NG_USAGE', `Unknown certs command "${positionals.join(' ')}".\n\n${USAGE}`);
-  const dataDir = resolveDataDir(values.data, io.env, USAGE);
+export interface NodeCertificateOptions {
+  logger?: Logger;
+  /** Clock, ms since the epoch (tests). */
+  now?: () => number;
+}
+
+/**
+ * The CertificateService of a registered node: names from DATA/device/registration.json, the "acme"
+ * section of DATA/config.json (defaults when absent), the solver it names. For `nodegate start`
+ * (then `start()`) and `nodegate init` / `certs renew` (then `renew()`).
+ * @throws NG_CONFIG_MISSING when the node is not registered
+ */
+export async function openCertificateService(dataDir: string, options: NodeCertificateOptions = {}): Promise<CertificateService> {
   const config = await loadAcmeConfig(dataDir);
   const registration = await loadRegistration(dataDir);
   if (!registration) throw new NodegateError('NG_CONFIG_MISSING', `This node is not registered (no ${join(dataDir, 'device', 'registration.json')}). ${CONFIG_HINT}`);
-  const logger = createLogger({ name: 'certs' });
-  const service = await CertificateService.open({
+  return CertificateService.open({
     dataDir,
     names: certificateNames(registration.name),
     zone: registration.zone,
     acme: config,
     solver: await solverFor(dataDir, config, registration.name),
-    logger,
+    logger: options.logger ?? createLogger({ name: 'certs' }),
+    ...(options.now ? { now: options.now } : {}),
   });
-  const info = await service.renew({ force: values.force === true, signal: io.signal });
+}
+
+/**
+ * Obtains (or, when due or `force`, renews) the node's certificate now and stores it. What
+ * `nodegate certs renew` and `nodegate init` run. Resolves with the certificate stored.
+ */
+export async function renewCertificate(dataDir: string, options: NodeCertificateOptions & { force?: boolean; signal?: AbortSignal } = {}): Promise<CertInfo> {
+  const service = await openCertificateService(dataDir, options);
+  return service.renew({ ...(options.force ? { force: true } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+}
+
+/**
+ * Writes the "acme" section of DATA/config.json (validated, defaults filled), keeping the other
+ * sections as they are. For `nodegate init --acme-directory URL --acme-ca FILE`.
+ */
+export async function saveAcmeSection(dataDir: string, section: Partial<AcmeConfig>): Promise<AcmeConfig> {
+  const path = join(dataDir, 'config.json');
+  const config = parseConfig(AcmeConfig, section, 'the "acme" section about to be written');
+  const raw = await readFileIfExists(path);
+  let whole: Record<string, unknown> = {};
+  if (raw !== undefined) {
+    try {
+      whole = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON; fix or remove it before writing the "acme" section.`, { cause: err });
+    }
+  }
+  await writeJsonAtomic(path, { ...whole, acme: section }, { mode: 0o600 });
+  return config;
+}
+
+async function renewCommand(args: string[], io: Parameters<Command['run']>[1]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, { data: { type: 'string' }, force: { type: 'boolean' } }, USAGE, true);
+  if (positionals[0] !== 'renew' || positionals.length !== 1) throw new NodegateError('NG_USAGE', `Unknown certs command "${positionals.join(' ')}".\n\n${USAGE}`);
+  const dataDir = resolveDataDir(values.data, io.env, USAGE);
+  const info = await renewCertificate(dataDir, { force: values.force === true, signal: io.signal });
   io.stdout.write(`Certificate for ${info.names.join(', ')} from ${info.issuer} stored in ${join(dataDir, 'certs')}; valid until ${info.notAfter.toISOString()}.\n`);
   return 0;
 }

@@ -3,7 +3,7 @@
  * DNS-01, and the timing of propagation checks and renewals. The TypeBox schema is both the type and
  * the validation; every default lives here, beside its field.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral } from '@sinclair/typebox';
 import { strictObject } from '../core/config.ts';
 
 const SECOND = 1000;
@@ -39,7 +39,7 @@ export const ExternalAccountBinding = strictObject({
 /** TSIG key (RFC 8945) for the RFC 2136 solver. `secret` is base64. */
 export const TsigKeyConfig = strictObject({
   name: Type.String({ minLength: 1 }),
-  algorithm: Type.Union([Type.Literal('hmac-sha256'), Type.Literal('hmac-sha512'), Type.Literal('hmac-sha1')], { default: 'hmac-sha256' }),
+  algorithm: Type.Union(['hmac-sha256', 'hmac-sha384', 'hmac-sha512', 'hmac-sha224', 'hmac-sha1'].map((a) => Type.Literal(a)) as [TLiteral<'hmac-sha256'>, TLiteral<'hmac-sha384'>, TLiteral<'hmac-sha512'>, TLiteral<'hmac-sha224'>, TLiteral<'hmac-sha1'>], { default: 'hmac-sha256' }),
   secret: Type.String({ minLength: 1 }),
 });
 

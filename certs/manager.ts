@@ -13,7 +13,7 @@
  *   renewal done by `nodegate certs renew` in another process is picked up and a suspended laptop
  *   wakes up to a fresh decision.
  */
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import { NodegateError, isNodegateError, messageOf } from '../core/errors.ts';
@@ -110,6 +110,7 @@ export class CertificateService implements TlsContextSource {
   #nextRenewal: number | undefined;
   #lastError: CertStatus['lastError'];
   #ari: RenewalInfo | undefined;
+  #listeners = new Set<(pair: CertPair) => void>();
 
   private constructor(options: CertificateServiceOptions, store: CertStore, pair: CertPair) {
     this.#o = options;
@@ -137,6 +138,11 @@ export class CertificateService implements TlsContextSource {
     return this.#context;
   }
 
+  /** The served chain (PEM): for lndconnect's `cert=` while the certificate is self-signed. */
+  certPem(): string {
+    return this.#pair.chainPem;
+  }
+
   info(): CertInfo {
     return this.#pair.info;
   }
@@ -153,9 +159,11 @@ export class CertificateService implements TlsContextSource {
     };
   }
 
-  /** When the current certificate should be renewed (now, for the self-signed fallback). */
+  /** When the current certificate should be renewed, ms since the epoch (0 for the self-signed fallback: overdue). */
   dueAt(): number {
-    if (this.#pair.info.selfSigned || !covers(this.#pair.info, this.#o.names)) return this.#now();
+    // Not `now()`: comparing a second reading of the clock with the first made "due now" look
+    // like "not due" whenever the millisecond ticked in between.
+    if (this.#pair.info.selfSigned || !covers(this.#pair.info, this.#o.names)) return 0;
     return renewalTime(this.#pair.info, this.#o.acme.renewFractionLeft, this.#ari?.window, () => 0.5);
   }
 
@@ -196,7 +204,11 @@ export class CertificateService implements TlsContextSource {
     } catch (err) {
       if (this.#stopped.signal.aborted) return;
       const retryAfterMs = isNodegateError(err) && typeof err.details?.retryAfterSeconds === 'number' ? err.details.retryAfterSeconds * 1000 : undefined;
-      const delay = backoffDelay(this.#failures, this.#o.acme.backoffMinMs, this.#o.acme.backoffMaxMs, this.#random, retryAfterMs);
+      // A wrong clock makes every fresh certificate look expired (or not yet valid): retrying soon
+      // would only order more of them. Wait the longest back-off for the clock to be fixed.
+      const delay = isNodegateError(err, 'NG_CERT_CLOCK')
+        ? this.#o.acme.backoffMaxMs
+        : backoffDelay(this.#failures, this.#o.acme.backoffMinMs, this.#o.acme.backoffMaxMs, this.#random, retryAfterMs);
       this.#schedule(delay);
       await this.#writeState().catch((e: unknown) => this.#o.logger.warn({ err: e }, 'could not write the certificate state file')); // now with nextRenewal
     }
@@ -212,6 +224,24 @@ export class CertificateService implements TlsContextSource {
   #use(pair: CertPair): void {
     this.#context = contextOf(pair);
     this.#pair = pair;
+    for (const listener of this.#listeners) {
+      try {
+        listener(pair);
+      } catch (err) {
+        this.#o.logger.warn({ err }, 'a certificate change listener failed');
+      }
+    }
+  }
+
+  /** Calls `listener` with each new pair once it is served. Returns the unsubscribe function. */
+  onChange(listener: (pair: CertPair) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The current key and chain (PEM), e.g. for a server's default context. */
+  currentPem(): { key: string; cert: string } {
+    return { key: this.#pair.keyPem, cert: this.#pair.chainPem };
   }
 
   /**
@@ -276,6 +306,21 @@ export class CertificateService implements TlsContextSource {
     };
     await writeJsonAtomic(join(this.#certsDir, STATE_FILE), state, { mode: 0o600 });
   }
+}
+
+/**
+ * TLS server options that always present the current certificate: the SNI callback for clients that
+ * send a name, and the default context (clients that connect by IP address send none) which
+ * {@link attachTlsServer} keeps current.
+ * @example const server = https.createServer(tlsServerOptions(certs), app); attachTlsServer(server, certs);
+ */
+export function tlsServerOptions(service: CertificateService): TlsOptions {
+  return { ...service.currentPem(), SNICallback: (name, cb) => cb(null, service.secureContext(name)) };
+}
+
+/** Swaps `server`'s default context whenever the service stores a new certificate. Returns the detach function. */
+export function attachTlsServer(server: TlsServer, service: CertificateService): () => void {
+  return service.onChange((pair) => server.setSecureContext({ key: pair.keyPem, cert: pair.chainPem }));
 }
 
 /** Reads DATA/certs/state.json (the last outcome recorded by a renewal), if any. */

@@ -68,9 +68,16 @@ export async function saveConfigFile<S extends TSchema>(schema: S, path: string,
 /**
  * Loads one top-level section of a JSON config file against that section's schema, so that each
  * part (certs, tor, reachability) reads its own part of `DATA/config.json` without knowing the rest.
- * A missing section yields the schema's defaults when `optional`, else NG_CONFIG_MISSING.
+ * A missing section yields the schema's defaults with `defaultsWhenAbsent`, else NG_CONFIG_MISSING;
+ * a missing file is always NG_CONFIG_MISSING.
  */
-export async function loadConfigSection<S extends TSchema>(schema: S, path: string, key: string, missingHint: string): Promise<Static<S>> {
+export async function loadConfigSection<S extends TSchema>(
+  schema: S,
+  path: string,
+  key: string,
+  missingHint: string,
+  options: { defaultsWhenAbsent?: boolean } = {},
+): Promise<Static<S>> {
   const raw = await readFileIfExists(path);
   if (raw === undefined) throw new NodegateError('NG_CONFIG_MISSING', `No config at ${path}. ${missingHint}`);
   let parsed: unknown;
@@ -80,6 +87,9 @@ export async function loadConfigSection<S extends TSchema>(schema: S, path: stri
     throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON (${(err as Error).message}). Fix the file or re-create it with \`nodegate init\`.`, { cause: err });
   }
   const section = (parsed as Record<string, unknown> | null)?.[key];
-  if (section === undefined) throw new NodegateError('NG_CONFIG_MISSING', `${path} has no "${key}" section. ${missingHint}`);
+  if (section === undefined) {
+    if (options.defaultsWhenAbsent) return parseConfig(schema, {}, `${path} ("${key}", defaults)`);
+    throw new NodegateError('NG_CONFIG_MISSING', `${path} has no "${key}" section. ${missingHint}`);
+  }
   return parseConfig(schema, section, `${path} ("${key}")`);
 }

@@ -136,7 +136,8 @@ export class HttpsListener {
 
   #misdirected(req: IncomingMessage): boolean {
     const sni = (req.socket as TLSSocket).servername;
-    if (typeof sni !== 'string' || sni.length === 0) return false;
+    // RFC 6066 section 3 forbids IP literals in SNI; some clients (wrk, curl --resolve) send them anyway
+    if (typeof sni !== 'string' || sni.length === 0 || isIP(sni) !== 0) return false;
     const host = hostOf(req.headers.host);
     return host !== undefined && host !== sni.toLowerCase();
   }

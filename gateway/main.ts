@@ -53,6 +53,8 @@ export interface StartGatewayOptions {
   certPem?: () => string | undefined;
   /** The LND REST onion host, when Tor is on. */
   onionHost?: () => string | undefined;
+  /** The owner page's Tor switch (gateway/node.ts provides it). */
+  setTorEnabled?: (on: boolean) => Promise<void>;
 }
 
 export interface RunningGateway {
@@ -103,6 +105,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     extras: options.statusExtras,
     certPem: options.certPem,
     onionHost: options.onionHost,
+    setTorEnabled: options.setTorEnabled,
   });
   const ownerSetup = options.ownerPages ?? {};
   let ownerAuth: OwnerAuth | undefined;

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { parseConfig } from '../core/config.ts';
-import { readFileIfExists } from '../core/atomic-file.ts';
+import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.ts';
 import { NodegateError, messageOf } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { AcmeConfig } from '../certs/config.ts';
@@ -17,7 +17,7 @@ import { clientForRegisteredDevice, loadRegistration, type Registration } from '
 import { ReachabilityConfig } from '../ddns/client/config.ts';
 import { ReachabilityService } from '../ddns/client/service.ts';
 import { diagnose } from '../ddns/client/reachability.ts';
-import { TorConfigSchema, torOnlyPolicy, type TorConfig, type NetworkPolicy } from '../tor/config.ts';
+import { TorConfigSchema, torOnlyPolicy, type TorConfig, type NetworkPolicy, type OnionPortMapping } from '../tor/config.ts';
 import { OnionService } from '../tor/onion.ts';
 import { torSourceFor, type TorSource } from '../tor/process.ts';
 import { configPath, parseGatewayConfig, type GatewayConfig } from './config.ts';
@@ -73,14 +73,35 @@ function assertLoopbackOnly(gateway: GatewayConfig, path: string): void {
   }
 }
 
+/** Onion ports when none are configured: 443 and 8080 both to the first HTTPS listener on loopback. */
+function defaultOnionPorts(gateway: GatewayConfig): OnionPortMapping[] {
+  const port = /:(\d+)$/.exec(gateway.listeners[0]!.listen)![1];
+  const target = `127.0.0.1:${port}`;
+  return [
+    { virtualPort: 443, target },
+    { virtualPort: 8080, target },
+  ];
+}
+
+/** Rewrites the "tor" section of DATA/config.json, keeping the others. */
+async function saveTorSection(dataDir: string, tor: TorConfig): Promise<void> {
+  const path = configPath(dataDir);
+  const raw = await readFileIfExists(path);
+  const whole = raw ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
+  whole.tor = tor;
+  await writeJsonAtomic(path, whole, { mode: 0o600 });
+}
+
 export interface RunningNode {
   gateway: RunningGateway;
   certificates: CertificateService | undefined;
   reachability: ReachabilityService | undefined;
-  onion: OnionService | undefined;
-  tor: TorSource | undefined;
+  readonly onion: OnionService | undefined;
+  readonly tor: TorSource | undefined;
   policy: NetworkPolicy;
   registration: Registration | undefined;
+  /** The Tor switch: starts or stops tor and the onion service, and records it in the config. */
+  setTorEnabled(on: boolean): Promise<void>;
   /** Stops every part, newest first; bounded by each part's own limits. */
   stop(): Promise<void>;
 }
@@ -144,37 +165,56 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       stops.push(() => r.stop());
     }
 
-    // Tor: the onion service on the system's tor (managed) or an attached one.
+    // Tor: the onion service on the system's tor (managed) or an attached one. The owner page's
+    // switch turns it on and off at run time and records the choice in DATA/config.json.
+    const torDir = join(dataDir, 'tor');
     let tor: TorSource | undefined;
     let onion: OnionService | undefined;
-    if (config.tor.enabled) {
-      const torDir = join(dataDir, 'tor');
-      tor = torSourceFor(torDir, config.tor.control, {
-        extraTorrc: config.tor.extraTorrc,
-        ...(config.tor.torPath ? { torPath: config.tor.torPath } : {}),
+    const startTor = async (torConfig: TorConfig) => {
+      const source = torSourceFor(torDir, torConfig.control, {
+        extraTorrc: torConfig.extraTorrc,
+        ...(torConfig.torPath ? { torPath: torConfig.torPath } : {}),
       });
-      const t = tor;
-      stops.push(() => t.stop());
-      onion = new OnionService({ dir: torDir, source: tor, ports: config.tor.ports, clientAuth: config.tor.clientAuth, logger: logger.child({ part: 'tor' }) });
-      await onion.address(); // a corrupt key fails here, before anything is published
-      const o = onion;
-      stops.push(() => o.stop());
+      const service = new OnionService({ dir: torDir, source, ports: torConfig.ports.length > 0 ? torConfig.ports : defaultOnionPorts(config.gateway), clientAuth: torConfig.clientAuth, logger: logger.child({ part: 'tor' }) });
+      await service.address(); // a corrupt key fails here, before anything is published
+      await service.start();
+      tor = source;
+      onion = service;
       // tor bootstraps in the background; the onion is (re)published on every control connection.
-      await onion.start();
-      tor.start({ ...(options.signal ? { signal: options.signal } : {}) }).catch((err: unknown) => {
+      source.start({ ...(options.signal ? { signal: options.signal } : {}) }).catch((err: unknown) => {
         logger.error({ code: (err as NodegateError).code, err: messageOf(err) }, 'tor did not start; the onion service is unavailable until it does');
       });
-    }
+    };
+    const stopTor = async () => {
+      const [service, source] = [onion, tor];
+      onion = undefined;
+      tor = undefined;
+      await service?.stop();
+      await source?.stop();
+    };
+    stops.push(stopTor);
+    if (config.tor.enabled) await startTor(config.tor);
+    let torSwitching: Promise<void> = Promise.resolve();
+    const setTorEnabled = (on: boolean): Promise<void> => {
+      torSwitching = torSwitching.then(async () => {
+        if (config.tor.torOnly && !on) throw new NodegateError('NG_USAGE', 'This node is Tor-only: Tor cannot be turned off here. Re-run `nodegate init` without --tor-only to leave Tor-only mode.', { status: 409 });
+        if (on === (onion !== undefined)) return;
+        if (on) await startTor(config.tor);
+        else await stopTor();
+        config.tor = { ...config.tor, enabled: on };
+        await saveTorSection(dataDir, config.tor);
+      });
+      return torSwitching;
+    };
 
-    const onionRef = onion;
     const reachRef = reachability;
     const statusExtras = (): Partial<NodeStatus> => {
       const extras: Partial<NodeStatus> = {};
-      if (onionRef) {
-        const s = onionRef.status();
+      if (onion) {
+        const s = onion.status();
         if (s.address) extras.onion = { address: s.address, clientAuth: s.clientAuth !== false };
-        extras.tor = { enabled: true };
       }
+      extras.tor = { enabled: onion !== undefined };
       if (reachRef) {
         const state = reachRef.status();
         if (state.lastFacts) {
@@ -191,7 +231,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       logger,
       statusExtras,
       certPem: () => (tls.info().selfSigned ? tls.certPem?.() : undefined),
-      onionHost: () => onionRef?.status().address,
+      onionHost: () => onion?.status().address,
+      setTorEnabled,
     });
     stops.push(() => gateway.stop());
 
@@ -199,8 +240,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       gateway,
       certificates,
       reachability,
-      onion,
-      tor,
+      get onion() {
+        return onion;
+      },
+      get tor() {
+        return tor;
+      },
+      setTorEnabled,
       policy,
       registration,
       stop: stopAll,

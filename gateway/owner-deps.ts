@@ -25,6 +25,8 @@ export interface OwnerDepsInput {
   certPem?: (() => string | undefined) | undefined;
   /** The onion host of the LND REST onion service, when Tor is on. */
   onionHost?: (() => string | undefined) | undefined;
+  /** Turns the onion service on or off (the owner page's Tor switch); absent: no switch shown. */
+  setTorEnabled?: ((on: boolean) => Promise<void>) | undefined;
 }
 
 function certInfo(tls: TlsContextSource): CertInfo | undefined {
@@ -69,6 +71,7 @@ export function makeOwnerDeps(input: OwnerDepsInput): OwnerDeps {
     async revokeToken(id) {
       await input.tokens.revoke(id);
     },
+    ...(input.setTorEnabled ? { setTorEnabled: input.setTorEnabled } : {}),
     pairingHost(): PairingHost {
       const first = input.addresses()[0] ?? { host: '127.0.0.1', port: 8443 };
       const cert = certInfo(input.tls);

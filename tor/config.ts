@@ -7,7 +7,8 @@
  *                      { "virtualPort": 8080, "target": "127.0.0.1:8080" }] } }
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { strictObject } from '../core/config.ts';
+import { parseConfig, strictObject } from '../core/config.ts';
+import { parseControlTarget } from './control.ts';
 
 /** `HOST:PORT` or `unix:/PATH`. */
 const TARGET_PATTERN = '^(unix:/\\S+|\\[[0-9a-fA-F:.]+\\]:\\d{1,5}|[A-Za-z0-9.-]+:\\d{1,5})$';
@@ -75,4 +76,26 @@ export function torOnlyPolicy(config: Pick<TorConfig, 'enabled' | 'torOnly'>): N
     acme: !torOnly,
     outbound: torOnly ? 'tor' : 'direct',
   };
+}
+
+/**
+ * The "tor" section `nodegate init` writes from its flags: `--tor`, `--tor-only` (implies --tor),
+ * `--tor-control HOST:PORT|unix:PATH`, and the onion ports (the gateway's loopback listeners).
+ * NG_USAGE for a malformed --tor-control.
+ *
+ * @example torConfigFromFlags({ torOnly: true, ports: [{ virtualPort: 443, target: '127.0.0.1:8443' }] })
+ */
+export function torConfigFromFlags(flags: { tor?: boolean; torOnly?: boolean; torControl?: string; ports: OnionPortMapping[]; clientAuth?: boolean }): TorConfig {
+  if (flags.torControl !== undefined) parseControlTarget(flags.torControl); // NG_USAGE with the syntax
+  return parseConfig(
+    TorConfigSchema,
+    {
+      enabled: Boolean(flags.tor || flags.torOnly || flags.torControl),
+      torOnly: Boolean(flags.torOnly),
+      control: flags.torControl ? { attach: flags.torControl } : 'managed',
+      ports: flags.ports,
+      clientAuth: Boolean(flags.clientAuth),
+    },
+    'the command line',
+  );
 }

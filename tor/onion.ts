@@ -61,6 +61,17 @@ export async function loadOrCreateOnionKey(torDir: string): Promise<{ key: Onion
   return { key, created: false };
 }
 
+/**
+ * The node's onion address (`….onion`) for `nodegate status` / `pair --onion`, without creating a
+ * key: undefined when Tor was never set up; NG_TOR_KEY_CORRUPT when the key file is damaged.
+ */
+export async function readOnionAddress(torDir: string): Promise<string | undefined> {
+  const raw = await readFileIfExists(join(torDir, ONION_KEY_FILE));
+  if (raw === undefined) return undefined;
+  const { key } = await loadOrCreateOnionKey(torDir);
+  return `${key.address}.onion`;
+}
+
 export interface OnionServiceOptions {
   /** DATA/tor. */
   dir: string;

@@ -25,8 +25,9 @@ const usage = `usage: nodegate doctor --data DIR [--json] [--lang ${LANGUAGES.jo
 
 async function loadConfig(dataDir: string): Promise<ReachabilityConfig> {
   try {
-    return await loadConfigSection(ReachabilityConfig, join(dataDir, 'config.json'), 'reachability', 'Run `nodegate init`.');
+    return await loadConfigSection(ReachabilityConfig, join(dataDir, 'config.json'), 'reachability', 'Run `nodegate init`.', { defaultsWhenAbsent: true });
   } catch (err) {
+    // The doctor also helps before `nodegate init`: with no config file at all, use the defaults.
     if (isNodegateError(err, 'NG_CONFIG_MISSING')) return defaultReachabilityConfig();
     throw err;
   }

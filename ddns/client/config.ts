@@ -28,6 +28,11 @@ export const ReachabilityConfig = strictObject({
   fastCheckIntervalS: Type.Number({ minimum: 0.5, maximum: 300, default: 2 }),
   /** How often to ask the registry's whoami (the ground truth), seconds. */
   whoamiIntervalS: Type.Number({ minimum: 10, maximum: 86_400, default: 300 }),
+  /**
+   * How often the service asks the registry to probe the public port from outside (the check that
+   * the mapping still answers; also feeds the status page), seconds. 0 = never.
+   */
+  probeIntervalS: Type.Integer({ minimum: 0, maximum: 86_400, default: 600 }),
   /** Changes closer together than this are merged (the last one wins), ms. */
   debounceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 300 }),
   /** The registry's STUN echo (ddns/registry/stun.ts); host defaults to the registry URL's host. */
@@ -52,3 +57,14 @@ export const STUN_DEFAULT_PORT = 3478;
 export function defaultReachabilityConfig(): ReachabilityConfig {
   return parseConfig(ReachabilityConfig, {}, 'the default reachability config');
 }
+
+/**
+ * The "registry" section of DATA/config.json: where this node's registry is. Written by
+ * `nodegate init`; the device's own registration (id, name, update secret) is in
+ * DATA/device/registration.json.
+ */
+export const RegistryConfig = strictObject({
+  /** Base URL of the registry API, e.g. `https://registry.example.net`. */
+  url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+});
+export type RegistryConfig = Static<typeof RegistryConfig>;

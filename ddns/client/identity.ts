@@ -7,9 +7,9 @@
  * A key file that exists but cannot be parsed is NG_FILE_CORRUPT and is never replaced silently:
  * replacing it would change the device's name and orphan its certificates.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { link, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { link, readdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { fsyncDir, readFileIfExists, writeFileAtomic } from '../../core/atomic-file.ts';
 import { NodegateError } from '../../core/errors.ts';
 import { DEVICE_ID_LENGTH, type Ed25519PublicJwk } from '../protocol.ts';
@@ -77,6 +77,25 @@ export function generateIdentity(): DeviceIdentity {
   return identityFromPrivateJwk(privateKey.export({ format: 'jwk' }));
 }
 
+/** A staging copy left by a creator killed before it linked its key is removed after this long, ms. */
+const STALE_STAGING_MS = 60_000;
+
+async function removeStaleStaging(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return; // no directory yet: nothing left behind
+  }
+  const prefix = `${basename(DEVICE_KEY_FILE)}.new-`;
+  for (const name of names.filter((n) => n.startsWith(prefix))) {
+    const file = join(dir, name);
+    const info = await stat(file).catch(() => undefined);
+    // A younger one may belong to a creator running right now.
+    if (info && Date.now() - info.mtimeMs > STALE_STAGING_MS) await unlink(file).catch(() => undefined);
+  }
+}
+
 /** Ed25519 signature of `data` with the device key (64 bytes). */
 export function signBytes(identity: DeviceIdentity, data: Uint8Array): Buffer {
   return sign(null, data, identity.privateKey);
@@ -106,9 +125,10 @@ export async function loadIdentity(dataDir: string): Promise<DeviceIdentity | un
 export async function loadOrCreateIdentity(dataDir: string): Promise<DeviceIdentity> {
   const existing = await loadIdentity(dataDir);
   if (existing) return existing;
-  const identity = generateIdentity();
   const path = join(dataDir, DEVICE_KEY_FILE);
-  const staging = `${path}.new-${process.pid}-${Date.now()}`;
+  await removeStaleStaging(dirname(path));
+  const identity = generateIdentity();
+  const staging = `${path}.new-${process.pid}-${randomBytes(6).toString('hex')}`;
   const jwk = identity.privateKey.export({ format: 'jwk' });
   await writeFileAtomic(staging, JSON.stringify(jwk) + '\n', { mode: 0o600 });
   try {

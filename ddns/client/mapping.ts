@@ -56,6 +56,7 @@ export class MappingKeeper {
   private controller = new AbortController();
   private busy: Promise<void> | undefined;
   private stopped = false;
+  private hadMapping = false;
   private readonly now: () => number;
 
   constructor(private readonly options: KeeperOptions) {
@@ -70,7 +71,7 @@ export class MappingKeeper {
   async start(): Promise<void> {
     this.stopped = false;
     this.controller = new AbortController();
-    await this.establish(false);
+    await this.establish();
     this.checkTimer = setInterval(() => void this.serial(() => this.verify()), this.options.checkIntervalMs);
     this.checkTimer.unref?.();
   }
@@ -88,7 +89,7 @@ export class MappingKeeper {
   }
 
   /** Probes and maps through the first protocol that grants the mapping. */
-  private async establish(recreating: boolean): Promise<void> {
+  private async establish(): Promise<void> {
     const signal = this.controller.signal;
     const probe = await this.options.probe(signal);
     this.mappers = probe.mappers;
@@ -104,11 +105,15 @@ export class MappingKeeper {
         const mapping = await m.map({ ...this.options.request }, { signal });
         this.mapper = m;
         routerWan = mapping.externalAddress ?? '';
-        this.set({ status: 'mapped', method: m.method, mapping, reason: null, answers: probe.answers, routerWan, ...(recreating ? { recreated: this.state.recreated + 1 } : {}) });
+        // a mapping made again after one was lost (router reboot, flush, expiry) counts as re-created
+        const recreated = this.hadMapping ? this.state.recreated + 1 : this.state.recreated;
+        this.hadMapping = true;
+        this.set({ status: 'mapped', method: m.method, mapping, reason: null, answers: probe.answers, routerWan, recreated });
         this.scheduleRenew(mapping);
         return;
       } catch (err) {
-        if (isNodegateError(err)) lastRefusal = err;
+        // keep the most telling refusal: "not public" (double NAT) explains every other one
+        if (isNodegateError(err) && lastRefusal?.details?.reason !== 'not-public') lastRefusal = err;
         this.options.onError?.(err);
       }
     }
@@ -134,7 +139,8 @@ export class MappingKeeper {
         void this.serial(async () => {
           const m = this.mapper;
           if (!m || !this.state.mapping) return;
-          const renewed = await m.map({ ...this.options.request }, { signal: this.controller.signal });
+          // keep the public port the router granted (it may have picked another one)
+          const renewed = await m.map({ ...this.options.request, externalPort: this.state.mapping.externalPort }, { signal: this.controller.signal });
           this.set({ mapping: renewed, renewed: this.state.renewed + 1 });
           this.scheduleRenew(renewed);
         }),
@@ -149,7 +155,7 @@ export class MappingKeeper {
     const m = this.mapper;
     const mapping = this.state.mapping;
     if (!m || !mapping) {
-      await this.establish(false);
+      await this.establish();
       return;
     }
     let present: boolean;
@@ -158,10 +164,30 @@ export class MappingKeeper {
     } catch (err) {
       // the router did not answer: it may be rebooting, or its service moved; probe afresh
       this.options.onError?.(err);
-      await this.establish(true);
+      await this.establish();
       return;
     }
-    if (!present) await this.establish(true);
+    if (!present) await this.establish();
+  }
+
+  /**
+   * The mapping exists on the router but does not answer from outside (the registry's probe): the
+   * router "works, then silently stops" (its firewall lost the rule behind its UPnP daemon's back).
+   * Remove and make it again.
+   */
+  recreate(): Promise<void> {
+    return this.serial(async () => {
+      const m = this.mapper;
+      const mapping = this.state.mapping;
+      if (m && mapping) {
+        try {
+          await m.unmap(mapping, { signal: this.controller.signal });
+        } catch (err) {
+          this.options.onError?.(err); // best effort: the add below is what matters
+        }
+      }
+      await this.establish();
+    });
   }
 
   /** Checks at once (tests, the doctor, a NAT-PMP announcement). */

@@ -28,7 +28,9 @@ export const NATPMP_SCHEDULE_MS = [250, 500] as const;
 const RESULT_NAMES: Record<number, string> = {
   1: 'unsupported-version',
   2: 'not-authorized',
-  3: 'network-failure', // "NAT box itself has not obtained a DHCP lease" / no public address
+  // "Network Failure, e.g. NAT box itself has not obtained a DHCP lease": the router has no public
+  // address of its own (miniupnpd answers this when its WAN address is private: a NAT in front)
+  3: 'not-public',
   4: 'out-of-resources',
   5: 'unsupported-opcode',
 };

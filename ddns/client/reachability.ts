@@ -253,6 +253,8 @@ export interface ReachabilityState {
   lastFacts: ReachabilityFacts | null;
   lastVerdict: VerdictCode | null;
   registryError: string | null;
+  /** The router's UPnP description URL, so a restart skips SSDP (about 1-2 s). */
+  upnpLocation?: string;
 }
 
 export async function writeState(dataDir: string, state: ReachabilityState): Promise<void> {

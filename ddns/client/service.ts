@@ -19,7 +19,8 @@ import { listenForAnnouncements, NatPmpMapper } from './natpmp.ts';
 import { PcpMapper } from './pcp.ts';
 import { defaultGateway, probePortMappers, type CreateUdpSocket, type PortMapper } from './portmapper.ts';
 import { localAddresses, registrySource, routerSource, stunSource } from './public-ip.ts';
-import { writeState, type ReachabilityState } from './reachability.ts';
+import { diagnose, gatherFacts, readState, writeState, type ReachabilityFacts, type ReachabilityState } from './reachability.ts';
+import type { VerdictCode } from './messages.ts';
 import type { RegistryPort } from './registry-port.ts';
 import { AddressUpdater } from './updater.ts';
 import { UpnpMapper } from './upnp.ts';
@@ -56,6 +57,13 @@ export class ReachabilityService {
   private writeTimer: NodeJS.Timeout | undefined;
   private registryError: string | null = null;
   private running = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private lastFacts: ReachabilityFacts | null = null;
+  private lastVerdict: VerdictCode | null = null;
+  private gateway: string | null = null;
+  /** How often the outside probe found the mapped port closed and the mapping was made again. */
+  probeRecreations = 0;
+  private upnp: UpnpMapper | undefined;
 
   constructor(private readonly options: ReachabilityServiceOptions) {}
 
@@ -68,11 +76,21 @@ export class ReachabilityService {
     this.running = true;
     const { config, registry, registration } = this.options;
     const gateway = this.options.gateway !== undefined ? this.options.gateway : await defaultGateway();
+    this.gateway = gateway;
     const lan = localAddresses(gateway).lan;
     const sockets = this.options.createSocket ? { createSocket: this.options.createSocket } : {};
     const mappers: PortMapper[] = [];
     if (gateway && lan) {
-      if (config.protocols.includes('upnp')) mappers.push(new UpnpMapper({ internalClient: lan, ...sockets, ...(this.options.fetch ? { fetch: this.options.fetch } : {}) }));
+      const saved = await readState(this.options.dataDir);
+      if (config.protocols.includes('upnp')) {
+        this.upnp = new UpnpMapper({
+          internalClient: lan,
+          ...sockets,
+          ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+          ...(saved?.upnpLocation ? { locationHint: saved.upnpLocation } : {}),
+        });
+        mappers.push(this.upnp);
+      }
       if (config.protocols.includes('natpmp')) mappers.push(new NatPmpMapper({ gateway, ...sockets }));
       if (config.protocols.includes('pcp')) mappers.push(new PcpMapper({ gateway, clientAddress: lan, ...sockets }));
     }
@@ -136,7 +154,57 @@ export class ReachabilityService {
         this.log.warn({ err: messageOf(err) }, 'cannot listen for NAT-PMP announcements; polling only');
       }
     }
+    if (config.probeIntervalS > 0) {
+      this.probeTimer = setInterval(() => void this.checkFromOutside(), config.probeIntervalS * 1000);
+      this.probeTimer.unref?.();
+    }
     this.scheduleWrite();
+  }
+
+  /**
+   * Asks the registry to probe the public port, records the diagnosis for the status page, and
+   * re-creates a mapping the router holds but that does not answer ("works, then silently stops").
+   */
+  async checkFromOutside(): Promise<ReachabilityFacts | null> {
+    if (!this.running || !this.keeper || this.outsideCheck) return this.outsideCheck ?? null;
+    this.outsideCheck = this.runOutsideCheck().finally(() => {
+      this.outsideCheck = undefined;
+    });
+    return this.outsideCheck;
+  }
+
+  private outsideCheck: Promise<ReachabilityFacts | null> | undefined;
+
+  private async runOutsideCheck(): Promise<ReachabilityFacts | null> {
+    if (!this.keeper) return null;
+    const { config, registry, registration } = this.options;
+    try {
+      const facts = await gatherFacts({
+        registry,
+        name: registration.name,
+        lanName: registration.lanName,
+        port: config.internalPort,
+        externalPort: config.externalPort ?? config.internalPort,
+        mapping: this.keeper.state,
+        gateway: this.gateway,
+        previous: this.lastFacts,
+      });
+      this.lastFacts = facts;
+      this.lastVerdict = diagnose(facts).verdict;
+      // the watcher asks the router every tick; the keeper's copy dates from the last mapping
+      const routerWan = this.watcher?.routerWan ?? this.keeper.state.routerWan;
+      const wanPublic = !!routerWan && routerWan === facts.internetView;
+      if (this.keeper.state.status === 'mapped' && wanPublic && facts.listening === true && facts.probe && !facts.probe.reachable) {
+        this.probeRecreations++;
+        this.log.warn({ probe: facts.probe }, 'the mapped port does not answer from outside; making the mapping again');
+        await this.keeper.recreate();
+      }
+      this.scheduleWrite();
+      return facts;
+    } catch (err) {
+      this.log.warn({ err: messageOf(err) }, 'outside check failed');
+      return null;
+    }
   }
 
   /** The state as saved to DATA/reach/state.json. */
@@ -148,9 +216,10 @@ export class ReachabilityService {
       addresses: this.watcher?.current ?? { ipv4: null, ipv6: null, lan: null },
       published: this.updater?.published ?? null,
       mapping: this.keeper?.state ?? off,
-      lastFacts: null,
-      lastVerdict: null,
+      lastFacts: this.lastFacts,
+      lastVerdict: this.lastVerdict,
       registryError: this.registryError,
+      ...(this.upnp?.location ? { upnpLocation: this.upnp.location } : {}),
     };
   }
 
@@ -167,6 +236,7 @@ export class ReachabilityService {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearInterval(this.probeTimer);
     this.stopAnnouncements?.();
     this.watcher?.stop();
     this.updater?.stop();

@@ -149,13 +149,19 @@ export interface UpnpOptions {
   createSocket?: CreateUdpSocket;
   fetch?: typeof fetch;
   now?: () => number;
-  /** A known description URL (cached from an earlier run): skips SSDP. */
+  /** A fixed description URL: SSDP never runs (a router known by configuration). */
   location?: string;
+  /**
+   * The description URL found by an earlier run (saved in DATA/reach/state.json): tried first, and
+   * SSDP runs only when it stops answering (routers often change port on reboot).
+   */
+  locationHint?: string;
 }
 
 export class UpnpMapper implements PortMapper {
   readonly method = 'upnp' as const;
   private service: IgdService | undefined;
+  private hint: string | undefined;
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
   /** How many SSDP searches ran (tests assert the cache works). */
@@ -163,6 +169,7 @@ export class UpnpMapper implements PortMapper {
 
   constructor(private readonly options: UpnpOptions) {
     this.fetchImpl = options.fetch ?? fetch;
+    this.hint = options.locationHint;
     this.now = options.now ?? Date.now;
   }
 
@@ -243,7 +250,7 @@ export class UpnpMapper implements PortMapper {
 
   private async resolveService(io: IoOptions): Promise<IgdService> {
     if (this.service) return this.service;
-    const location = this.options.location ?? (await this.discover(io));
+    const location = this.options.location ?? this.hint ?? (await this.discover(io));
     const { status, text } = await this.httpText(location, { method: 'GET' }, io);
     if (status !== 200) throw new NodegateError('NG_NET_UPNP_UNAVAILABLE', `UPnP: the description at ${location} answered HTTP ${status}.`, { details: { protocol: 'upnp' } });
     this.service = findIgdService(text, location);
@@ -253,7 +260,15 @@ export class UpnpMapper implements PortMapper {
   /** One SOAP action; on a dead cached device, rediscovers once. */
   async soap(action: string, args: [string, string | number][], fields: readonly string[], io: IoOptions = {}): Promise<Record<string, string>> {
     for (let attempt = 0; ; attempt++) {
-      const service = await this.resolveService(io);
+      let service: IgdService;
+      try {
+        service = await this.resolveService(io);
+      } catch (err) {
+        const stale = this.hint !== undefined && err instanceof NodegateError && (err.code === 'NG_NET_UPNP_UNAVAILABLE' || err.code === 'NG_NET_TIMEOUT');
+        if (!stale || attempt > 0) throw err;
+        this.hint = undefined; // the saved description URL is dead (router rebooted on a new port)
+        continue;
+      }
       const body =
         `<?xml version="1.0"?>\r\n<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">` +
         `<s:Body><u:${action} xmlns:u="${service.serviceType}">` +
@@ -270,6 +285,7 @@ export class UpnpMapper implements PortMapper {
         const unreachable = err instanceof NodegateError && (err.code === 'NG_NET_UPNP_UNAVAILABLE' || err.code === 'NG_NET_TIMEOUT');
         if (!unreachable || attempt > 0 || this.options.location) throw err;
         this.service = undefined; // the router moved (new port after reboot): search again once
+        this.hint = undefined;
       }
     }
   }
@@ -300,6 +316,7 @@ export class UpnpMapper implements PortMapper {
         io,
       );
     let lifetimeS = request.lifetimeS;
+    let externalPort = request.externalPort;
     try {
       await add(lifetimeS);
     } catch (err) {
@@ -313,6 +330,26 @@ export class UpnpMapper implements PortMapper {
           cause: err,
           details: { protocol: 'upnp', reason: 'not-public', upnpCode: code },
         });
+      } else if (code === UPNP_ERROR.ConflictInMappingEntry && this.service?.serviceType.endsWith(':2')) {
+        // IGDv2: let the router pick a free public port (WANIPConnection:2 §2.5.16)
+        const r = await this.soap(
+          'AddAnyPortMapping',
+          [
+            ['NewRemoteHost', ''],
+            ['NewExternalPort', request.externalPort],
+            ['NewProtocol', request.protocol.toUpperCase()],
+            ['NewInternalPort', request.internalPort],
+            ['NewInternalClient', this.options.internalClient],
+            ['NewEnabled', 1],
+            ['NewPortMappingDescription', request.description ?? 'nodegate'],
+            ['NewLeaseDuration', lifetimeS],
+          ],
+          ['NewReservedPort'],
+          io,
+        );
+        const reserved = Number(r.NewReservedPort);
+        if (!Number.isInteger(reserved) || reserved < 1 || reserved > 65535) throw malformed(`a reserved port that is not a port (${String(r.NewReservedPort).slice(0, 20)})`);
+        externalPort = reserved;
       } else if (code === UPNP_ERROR.ConflictInMappingEntry) {
         throw new NodegateError('NG_NET_MAPPING_REFUSED', `UPnP: public port ${request.externalPort} is already forwarded to another device.`, {
           cause: err,
@@ -326,7 +363,7 @@ export class UpnpMapper implements PortMapper {
     } catch {
       // informative only
     }
-    return { method: 'upnp', protocol: request.protocol, internalPort: request.internalPort, externalPort: request.externalPort, externalAddress, lifetimeS, grantedAt: this.now() };
+    return { method: 'upnp', protocol: request.protocol, internalPort: request.internalPort, externalPort, externalAddress, lifetimeS, grantedAt: this.now() };
   }
 
   async check(mapping: PortMapping, io: IoOptions = {}): Promise<boolean> {

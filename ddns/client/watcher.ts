@@ -12,6 +12,9 @@ import { isNodegateError } from '../../core/errors.ts';
 import type { PublicIpSource, LocalAddresses } from './public-ip.ts';
 import type { AddressState } from './updater.ts';
 
+/** See {@link WatcherOptions.stunRelaxEvery}. */
+export const DEFAULT_STUN_RELAX_EVERY = 15;
+
 export interface WatcherOptions {
   /** Sources that see the internet's view, cheapest first (STUN, then registry whoami). */
   stun?: PublicIpSource;
@@ -20,6 +23,13 @@ export interface WatcherOptions {
   router?: () => PublicIpSource | undefined;
   local: () => LocalAddresses;
   fastIntervalMs: number;
+  /**
+   * While the router itself reports a public WAN address equal to what the internet sees (no NAT
+   * in front of it), its one-hop check already catches a change, so the STUN echo is asked only
+   * every `stunRelaxEvery`-th tick (default 15: every 30 s at 2 s ticks). This cuts the registry's
+   * load for homes with UPnP/NAT-PMP; behind a double NAT or with no router protocol, every tick.
+   */
+  stunRelaxEvery?: number;
   whoamiIntervalMs: number;
   publishLan: boolean;
   publishIpv6: boolean;
@@ -89,10 +99,16 @@ export class AddressWatcher {
     this.counters.fastChecks++;
     const local = this.options.local();
     const router = this.options.router?.();
-    const [stunAddr, routerAddr] = await Promise.all([this.ask(this.options.stun), this.ask(router)]);
+    const relax = this.options.stunRelaxEvery ?? DEFAULT_STUN_RELAX_EVERY;
+    const routerTrusted = reason === 'interval' && this.routerWan && this.lastSeen?.address === this.routerWan;
+    const askStun = !routerTrusted || this.counters.fastChecks % relax === 0;
+    const [firstStun, routerAddr] = await Promise.all([askStun ? this.ask(this.options.stun) : Promise.resolve(undefined), this.ask(router)]);
+    let stunAddr = firstStun;
+    const routerChanged = routerAddr !== undefined && this.routerWan !== undefined && routerAddr !== this.routerWan;
+    // the router's WAN address moved: ask the echo now (a fresh UDP flow, so the new NAT address)
+    if (routerChanged && !askStun) stunAddr = await this.ask(this.options.stun);
     let ipv4 = stunAddr ?? undefined;
     let source = 'stun';
-    const routerChanged = routerAddr !== undefined && this.routerWan !== undefined && routerAddr !== this.routerWan;
     if (routerAddr !== undefined) this.routerWan = routerAddr;
     if (withWhoami || routerChanged || (ipv4 === undefined && this.lastSeen === undefined)) {
       this.counters.whoamiChecks++;

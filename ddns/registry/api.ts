@@ -25,6 +25,7 @@ import {
 import type { DeviceRecordSet } from './dns-backend.ts';
 import type { RegistryStore, StoredDevice, DeviceRecordFields } from './store.ts';
 import type { Publisher } from './publisher.ts';
+import type { GroupCommitter, KeyedMutex } from './group-commit.ts';
 import { normalizeSourceAddress, familyOf, type AddressPolicy } from './addresses.ts';
 import { hashSecret, verifyRegistration, type EnrollmentTokens, type NonceBook, type TokenVerifier } from './auth.ts';
 import type { TokenBucketLimiter } from './rate-limit.ts';
@@ -42,6 +43,10 @@ export interface RegistryContext {
   zone: string;
   store: RegistryStore;
   publisher: Publisher;
+  /** Group commit of record changes. */
+  writer: GroupCommitter;
+  /** Serialises read-modify-write per device id. */
+  locks: KeyedMutex;
   policy: AddressPolicy;
   verifier: TokenVerifier;
   nonces: NonceBook;
@@ -90,29 +95,36 @@ export function limitHook(limiter: TokenBucketLimiter): onRequestHookHandler {
   };
 }
 
-/** Commits new records for a device when they differ, then publishes them. */
-export async function changeRecords(ctx: RegistryContext, device: StoredDevice, next: DeviceRecordFields): Promise<{ device: StoredDevice; changed: boolean }> {
-  const same =
-    device.ipv4 === next.ipv4 &&
-    device.ipv6 === next.ipv6 &&
-    device.lan === next.lan &&
-    device.acmeTxt.length === next.acmeTxt.length &&
-    device.acmeTxt.every((v, i) => v === next.acmeTxt[i]);
-  if (same) return { device, changed: false };
-  const stored = ctx.store.setRecords(device.id, next, ctx.now());
-  await ctx.publisher.publish(device.id);
-  return { device: stored, changed: true };
+/**
+ * Changes the records of a device: under the device's lock, reads its stored state, lets `compute`
+ * decide the new records (it may throw a coded error), commits them when they differ (group
+ * commit: durable before this resolves), then publishes them.
+ */
+export function changeRecords(ctx: RegistryContext, id: string, compute: (device: StoredDevice) => DeviceRecordFields): Promise<{ device: StoredDevice; changed: boolean }> {
+  return ctx.locks.run(id, async () => {
+    const device = ctx.store.getDevice(id);
+    if (!device) throw new NodegateError('NG_REG_DEVICE_UNKNOWN', `No device ${id} is registered; register first.`, { status: 404 });
+    const next = compute(device);
+    const same =
+      device.ipv4 === next.ipv4 &&
+      device.ipv6 === next.ipv6 &&
+      device.lan === next.lan &&
+      device.acmeTxt.length === next.acmeTxt.length &&
+      device.acmeTxt.every((v, i) => v === next.acmeTxt[i]);
+    if (same) return { device, changed: false };
+    const stored = await ctx.writer.setRecords(id, next);
+    await ctx.publisher.publish(id);
+    return { device: stored, changed: true };
+  });
 }
 
-/** Authenticates a device call and checks that it touches its own id. */
-async function authenticate(ctx: RegistryContext, req: FastifyRequest<{ Params: { id: string } }>): Promise<StoredDevice> {
+/** Authenticates a device call and checks that it touches its own id; returns that id. */
+async function authenticate(ctx: RegistryContext, req: FastifyRequest<{ Params: { id: string } }>): Promise<string> {
   const caller = await ctx.verifier.verify(req.headers.authorization);
   if (caller !== req.params.id) {
     throw new NodegateError('NG_REG_FORBIDDEN', `This token belongs to device ${caller}; a device can change only its own records.`, { status: 403 });
   }
-  const device = ctx.store.getDevice(caller);
-  if (!device) throw new NodegateError('NG_REG_DEVICE_UNKNOWN', `No device ${caller} is registered; register first.`, { status: 404 });
-  return device;
+  return caller;
 }
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[a-z2-7]{16}$' }) });
@@ -121,7 +133,6 @@ const bearer = [{ deviceJwt: [] }];
 
 const devicesPlugin = fp(
   (app: FastifyInstance, { ctx }: { ctx: RegistryContext }, done: (err?: Error) => void) => {
-
     app.post(
       '/v1/nonce',
       { onRequest: limitHook(ctx.limits.register), schema: { tags: ['devices'], summary: 'A single-use registration nonce', response: { 200: NonceResponse, ...errorResponses } } },
@@ -160,7 +171,12 @@ const devicesPlugin = fp(
     app.get<{ Params: { id: string } }>(
       '/v1/devices/:id',
       { onRequest: limitHook(ctx.limits.api), schema: { tags: ['devices'], summary: "The device's name and records", params: IdParams, security: bearer, response: { 200: DeviceResponse, ...errorResponses } } },
-      async (req) => deviceResponse(ctx.zone, await authenticate(ctx, req)),
+      async (req) => {
+        const id = await authenticate(ctx, req);
+        const device = ctx.store.getDevice(id);
+        if (!device) throw new NodegateError('NG_REG_DEVICE_UNKNOWN', `No device ${id} is registered; register first.`, { status: 404 });
+        return deviceResponse(ctx.zone, device);
+      },
     );
 
     app.put<{ Params: { id: string }; Body: AddressUpdateRequest }>(
@@ -170,22 +186,24 @@ const devicesPlugin = fp(
         schema: { tags: ['devices'], summary: 'Set the public and LAN addresses ("auto" = the source address of this request)', params: IdParams, body: AddressUpdateRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
-        const device = await authenticate(ctx, req);
+        const caller = await authenticate(ctx, req);
         const source = sourceAddress(req);
-        const next: DeviceRecordFields = { ipv4: device.ipv4, ipv6: device.ipv6, lan: device.lan, acmeTxt: device.acmeTxt };
+        const body = req.body;
+        // Validate before taking the lock: a bad request never waits behind good ones.
+        const wanted: Partial<Record<'ipv4' | 'ipv6' | 'lan', string | null>> = {};
         for (const family of ['ipv4', 'ipv6'] as const) {
-          const value = req.body[family];
+          const value = body[family];
           if (value === undefined) continue;
-          if (value === null) next[family] = null;
+          if (value === null) wanted[family] = null;
           else if (value === 'auto') {
             if (familyOf(source) !== family) {
               throw new NodegateError('NG_REG_ADDRESS_INVALID', `${family} "auto" needs a request over ${family === 'ipv4' ? 'IPv4' : 'IPv6'}; this one came from ${source}. Send the address explicitly.`, { status: 400, details: { field: family } });
             }
-            next[family] = ctx.policy.checkPublic(source, family);
-          } else next[family] = ctx.policy.checkPublic(value, family);
+            wanted[family] = ctx.policy.checkPublic(source, family);
+          } else wanted[family] = ctx.policy.checkPublic(value, family);
         }
-        if (req.body.lan !== undefined) next.lan = req.body.lan === null ? null : ctx.policy.checkLan(req.body.lan);
-        const { device: stored } = await changeRecords(ctx, device, next);
+        if (body.lan !== undefined) wanted.lan = body.lan === null ? null : ctx.policy.checkLan(body.lan);
+        const { device: stored } = await changeRecords(ctx, caller, (d) => ({ ipv4: d.ipv4, ipv6: d.ipv6, lan: d.lan, acmeTxt: d.acmeTxt, ...wanted }));
         return deviceResponse(ctx.zone, stored);
       },
     );
@@ -197,10 +215,9 @@ const devicesPlugin = fp(
         schema: { tags: ['devices'], summary: `Add a _acme-challenge TXT value (at most ${MAX_ACME_TXT_VALUES} held; a further one drops the oldest)`, params: IdParams, body: AcmeTxtRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
-        const device = await authenticate(ctx, req);
+        const caller = await authenticate(ctx, req);
         const value = req.body.value;
-        const acmeTxt = device.acmeTxt.includes(value) ? device.acmeTxt : [...device.acmeTxt, value].slice(-MAX_ACME_TXT_VALUES);
-        const { device: stored } = await changeRecords(ctx, device, { ...device, acmeTxt });
+        const { device: stored } = await changeRecords(ctx, caller, (d) => ({ ...d, acmeTxt: d.acmeTxt.includes(value) ? d.acmeTxt : [...d.acmeTxt, value].slice(-MAX_ACME_TXT_VALUES) }));
         return deviceResponse(ctx.zone, stored);
       },
     );
@@ -212,8 +229,8 @@ const devicesPlugin = fp(
         schema: { tags: ['devices'], summary: 'Remove a _acme-challenge TXT value (absent values are fine)', params: IdParams, body: AcmeTxtRequest, security: bearer, response: { 200: DeviceResponse, ...errorResponses } },
       },
       async (req) => {
-        const device = await authenticate(ctx, req);
-        const { device: stored } = await changeRecords(ctx, device, { ...device, acmeTxt: device.acmeTxt.filter((v) => v !== req.body.value) });
+        const caller = await authenticate(ctx, req);
+        const { device: stored } = await changeRecords(ctx, caller, (d) => ({ ...d, acmeTxt: d.acmeTxt.filter((v) => v !== req.body.value) }));
         return deviceResponse(ctx.zone, stored);
       },
     );
@@ -275,7 +292,8 @@ export async function buildApi(ctx: RegistryContext, options: ApiOptions = {}): 
   });
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: its schemas are JSON Schema 2020-12, so TypeBox's `type: 'null'` unions are valid as they are.
+      openapi: '3.1.0',
       info: { title: 'nodegate registry', version: '1', description: `Device names under ${ctx.zone}: registration, records, ACME DNS-01 TXT, acme-dns and dyndns2 compatibility. Contract: ddns/protocol.ts.` },
       components: { securitySchemes: { deviceJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (EdDSA, signed by the device key)' } } },
     },

@@ -7,8 +7,10 @@
  *   that is refused the second time (remembered until the token expires, then forgotten: the
  *   cache is bounded by expiry and by {@link MAX_REMEMBERED_JTIS}).
  */
-import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { jwtVerify, decodeProtectedHeader, errors as joseErrors } from 'jose';
+import { createHash, createPublicKey, randomBytes, timingSafeEqual, verify, type KeyObject, type webcrypto } from 'node:crypto';
+
+type CryptoKey = webcrypto.CryptoKey;
+import { jwtVerify, decodeProtectedHeader, importJWK, errors as joseErrors } from 'jose';
 import { NodegateError } from '../../core/errors.ts';
 import { MAX_DEVICE_JWT_LIFETIME_S, NONCE_LIFETIME_S, registrationMessage, registryAudience, type Ed25519PublicJwk } from '../protocol.ts';
 import { deviceIdFromJwk } from '../client/identity.ts';
@@ -116,7 +118,8 @@ export interface TokenVerifierOptions {
 /** Verifies device JWTs. */
 export class TokenVerifier {
   private readonly replay: JtiReplayCache;
-  private readonly keyCache = new Map<string, KeyObject>();
+  // CryptoKeys, not KeyObjects: jose verifies with WebCrypto and would convert a KeyObject every call.
+  private readonly keyCache = new Map<string, CryptoKey>();
   private static readonly KEY_CACHE_MAX = 10_000;
 
   constructor(private readonly options: TokenVerifierOptions) {
@@ -143,7 +146,7 @@ export class TokenVerifier {
     }
     if (alg !== 'EdDSA') throw invalid(`alg ${String(alg)} is not accepted; sign with EdDSA (Ed25519)`);
     if (typeof kid !== 'string') throw invalid('the token header has no kid (the device id)');
-    const key = this.keyFor(kid);
+    const key = await this.keyFor(kid);
     const nowS = Math.floor(this.options.now() / 1000);
     let payload;
     try {
@@ -176,12 +179,19 @@ export class TokenVerifier {
     this.keyCache.delete(deviceId);
   }
 
-  private keyFor(deviceId: string): KeyObject {
+  private async keyFor(deviceId: string): Promise<CryptoKey> {
     const cached = this.keyCache.get(deviceId);
     if (cached) return cached;
     const x = this.options.lookupKey(deviceId);
     if (x === undefined) throw new NodegateError('NG_REG_UNAUTHENTICATED', `No device ${deviceId} is registered here; register first.`, { status: 401 });
-    const key = publicKeyFromJwk({ kty: 'OKP', crv: 'Ed25519', x });
+    let key: CryptoKey;
+    try {
+      const imported = await importJWK({ kty: 'OKP', crv: 'Ed25519', x }, 'EdDSA');
+      if (imported instanceof Uint8Array) throw new TypeError('an OKP JWK imported as a secret');
+      key = imported;
+    } catch (err) {
+      throw new NodegateError('NG_REG_BAD_KEY', `The stored key of device ${deviceId} cannot be used.`, { status: 500, cause: err });
+    }
     if (this.keyCache.size >= TokenVerifier.KEY_CACHE_MAX) this.keyCache.delete(this.keyCache.keys().next().value as string);
     this.keyCache.set(deviceId, key);
     return key;

@@ -59,12 +59,12 @@ export const dyndns2Plugin = fp(
         if (!hostnames.every((h) => h.toLowerCase().replace(/\.$/, '') === own)) return reply.send('nohost');
 
         const addresses = req.query.myip === undefined || req.query.myip === '' ? [source] : req.query.myip.split(',').map((s) => s.trim());
-        const next: DeviceRecordFields = { ipv4: device.ipv4, ipv6: device.ipv6, lan: device.lan, acmeTxt: device.acmeTxt };
+        const wanted: Partial<Pick<DeviceRecordFields, 'ipv4' | 'ipv6'>> = {};
         try {
           for (const address of addresses) {
             const family = familyOf(address);
             if (!family) return reply.send('badip');
-            next[family] = ctx.policy.checkPublic(address, family);
+            wanted[family] = ctx.policy.checkPublic(address, family);
           }
         } catch (err) {
           if (isNodegateError(err)) return reply.send('badip');
@@ -72,7 +72,7 @@ export const dyndns2Plugin = fp(
         }
         let changed: boolean;
         try {
-          ({ changed } = await changeRecords(ctx, device, next));
+          ({ changed } = await changeRecords(ctx, device.id, (d) => ({ ipv4: d.ipv4, ipv6: d.ipv6, lan: d.lan, acmeTxt: d.acmeTxt, ...wanted })));
         } catch (err) {
           if (isNodegateError(err, 'NG_REG_UNAVAILABLE')) return reply.send('911');
           throw err;

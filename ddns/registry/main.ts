@@ -17,15 +17,18 @@ import { AddressPolicy } from './addresses.ts';
 import { EnrollmentTokens, NonceBook, TokenVerifier } from './auth.ts';
 import { DEFAULT_RATE_LIMITS, TokenBucketLimiter, type RateLimits } from './rate-limit.ts';
 import { Publisher } from './publisher.ts';
+import { GroupCommitter, KeyedMutex } from './group-commit.ts';
 import { buildApi, recordSetOf, type RegistryContext } from './api.ts';
 import { acmeRecordSet } from './acmedns.ts';
 
 /** The registry database below --data. */
 export const REGISTRY_DB_FILE = 'registry.sqlite';
+/** Devices published at once at start-up to a backend without bulk loading (RFC 2136 UPDATEs in flight). */
+export const STARTUP_PUBLISH_CONCURRENCY = 16;
 /** Default API listener. */
 export const DEFAULT_API = { host: '127.0.0.1', port: 8053 };
 /** Default DNS listener (UDP and TCP). */
-export const DEFAULT_DNS = { host: '127.0.0.1', port: 5353 };
+export const DEFAULT_DNS = { host: '127.0.0.1', port: 5300 }; // not 5353: mDNS daemons hold that one
 
 export interface HostPort {
   host: string;
@@ -60,7 +63,7 @@ export interface StartRegistryOptions {
   nameservers?: NameserverOption[];
   /** CIDRs accepted for public records despite being special-purpose (labs, tests, demo). */
   allowAddresses?: string[];
-  /** Where records are published. Default 'embedded'. A DnsBackend instance is used as is (not closed by the registry... it is: close() closes it). */
+  /** Where records are published. Default 'embedded'. A DnsBackend instance is used as given and closed by close(). */
   backend?: 'embedded' | { rfc2136: Rfc2136BackendOption } | DnsBackend;
   /** When non-empty, registration needs one of these tokens. */
   enrollmentTokens?: string[];
@@ -140,8 +143,16 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     const dnsListen = opts.dns ?? DEFAULT_DNS;
     const choice = opts.backend ?? 'embedded';
     if (choice === 'embedded') {
-      const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...(dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host }) }];
-      embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now: () => Math.floor(now() / 1000) });
+      const wildcard = dnsListen.host === '0.0.0.0' || dnsListen.host === '::';
+      if (!opts.nameservers && wildcard) log.warn('the DNS listener has no single address to use as glue for ns.<zone>; give --ns NAME=IP');
+      const glue = wildcard ? {} : dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host };
+      const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...glue }];
+      try {
+        embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now });
+      } catch (err) {
+        if (err instanceof NodegateError) throw err;
+        throw new NodegateError('NG_USAGE', `The DNS server cannot listen on ${dnsListen.host}:${dnsListen.port} (${messageOf(err)}); choose another --dns HOST:PORT (ports below 1024 need privileges).`, { cause: err });
+      }
       backend = embedded.backend;
       const addr = embedded.address();
       dnsAddress = { host: addr.host, port: addr.udpPort };
@@ -170,23 +181,34 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       const device = store.getDevice(key);
       return device ? recordSetOf(device) : undefined;
     };
-    const sets: DeviceRecordSet[] = [];
-    for (const device of store.devices()) sets.push(recordSetOf(device));
-    for (const account of store.acmeAccounts()) sets.push(acmeRecordSet(account));
-    if (isBulkLoading(backend)) await backend.loadAll(sets);
-    else {
-      for (const set of sets) await backend.putDevice(set);
-    }
-    log.info({ devices: sets.length, zone }, 'records loaded into the DNS backend');
-
     const publisher = new Publisher(backend, current, log);
     cleanups.push(() => publisher.close());
+    const keys: string[] = [];
+    for (const device of store.devices()) keys.push(device.id);
+    for (const account of store.acmeAccounts()) keys.push(`acme:${account.username}`);
+    if (isBulkLoading(backend)) {
+      await backend.loadAll(keys.map((k) => current(k)!));
+    } else {
+      // One UPDATE per device, a few at a time. A backend that is down does not stop the registry:
+      // the publisher keeps what failed and retries it until the server takes it.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(STARTUP_PUBLISH_CONCURRENCY, keys.length) }, async () => {
+          while (next < keys.length) {
+            await publisher.publish(keys[next++]!).catch(() => undefined); // logged and queued by the publisher
+          }
+        }),
+      );
+    }
+    log.info({ devices: keys.length, pending: publisher.pendingCount, zone }, 'records loaded into the DNS backend');
 
     const limits = { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits };
     const ctx: RegistryContext = {
       zone,
       store,
       publisher,
+      writer: new GroupCommitter(store, now),
+      locks: new KeyedMutex(),
       policy,
       verifier: new TokenVerifier({ zone, lookupKey: (id) => store.getDevice(id)?.publicKey, now }),
       nonces: new NonceBook(now),

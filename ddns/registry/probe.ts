@@ -31,6 +31,10 @@ export interface ProbeTarget {
   ca?: string[];
   signal?: AbortSignal;
   now?: () => number;
+  /** Default {@link PROBE_CONNECT_TIMEOUT_MS}. */
+  connectTimeoutMs?: number;
+  /** Default {@link PROBE_TLS_TIMEOUT_MS}. */
+  tlsTimeoutMs?: number;
 }
 
 function parseNames(cert: PeerCertificate): string[] {
@@ -60,7 +64,7 @@ export async function probeEndpoint(target: ProbeTarget): Promise<ProbeResponse>
   try {
     socket = await new Promise<Socket>((resolve, reject) => {
       const s = netConnect({ host: target.address, port: target.port, family: familyOf(target.address) === 'ipv6' ? 6 : 4 });
-      const timer = setTimeout(() => reject(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), PROBE_CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), target.connectTimeoutMs ?? PROBE_CONNECT_TIMEOUT_MS);
       const onAbort = () => reject(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }));
       target.signal?.addEventListener('abort', onAbort, { once: true });
       s.once('connect', () => {
@@ -90,7 +94,7 @@ export async function probeEndpoint(target: ProbeTarget): Promise<ProbeResponse>
     const cert = await new Promise<PeerCertificate & { authorizedChain: boolean }>((resolve, reject) => {
       const t = tlsConnect({ socket: socket!, servername, rejectUnauthorized: false, ca: target.ca ?? [...rootCertificates] });
       tlsSocket = t;
-      const timer = setTimeout(() => reject(new Error('TLS handshake timeout')), PROBE_TLS_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error('TLS handshake timeout')), target.tlsTimeoutMs ?? PROBE_TLS_TIMEOUT_MS);
       t.once('secureConnect', () => {
         clearTimeout(timer);
         resolve(Object.assign(t.getPeerCertificate(), { authorizedChain: t.authorized }));

@@ -48,6 +48,7 @@ const USAGE = `usage: nodegate init --data DIR --registry URL [options]
   --registry-dns HOST:PORT the registry's DNS server, for the doctor's stale-answer check
   --stun HOST:PORT         the registry's STUN echo (default: registry host, port 3478)
   --no-cert                don't obtain the certificate now (\`nodegate certs renew\` later)
+  --no-acme                no ACME at all: serve a self-signed certificate (labs, loopback)
   --json                   print the result as one JSON object
 `;
 
@@ -75,6 +76,7 @@ const OPTIONS = {
   'registry-dns': { type: 'string' },
   stun: { type: 'string' },
   'no-cert': { type: 'boolean' },
+  'no-acme': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -143,7 +145,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const registration = device?.registration;
 
   // 2. Config: every section validated against its part's schema before anything is written.
-  const acme = torOnly
+  const acme = torOnly || v['no-acme'] === true
     ? undefined
     : parseConfig(
         AcmeConfig,

@@ -23,6 +23,9 @@ Creates an API token for a wallet and prints its lndconnect URI and a QR code to
   --json    print { id, name, scope, expiresAt, uri } instead of the QR code
 The token is shown once. Revoke it with: nodegate token revoke --data DIR ID`;
 
+/** A classic terminal's width; a certificate in the URI makes the QR code wider than this. */
+const NARROW_TERMINAL_COLUMNS = 80;
+
 /** The onion address tor/ stores beside its key (DATA/tor/onion-key.json, field `address`). */
 async function onionHost(dataDir: string): Promise<string> {
   const path = join(dataDir, 'tor', 'onion-key.json');
@@ -76,9 +79,13 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     writeJson(io, { id: created.id, name: created.name, scope: created.scope, expiresAt: created.expiresAt, uri });
     return 0;
   }
+  const qr = await qrTerminal(uri);
+  // eslint-disable-next-line no-control-regex -- measuring without the colour escapes
+  const columns = (qr.split('\n')[0] ?? '').replace(/\u001b\[[0-9;]*m/g, '').length;
+  const hint = columns > NARROW_TERMINAL_COLUMNS ? `(The code is ${columns} columns wide: widen the terminal if it wraps, or copy the link below.)\n` : '';
   io.stdout.write(
     `Token ${created.id} "${created.name}" (${created.scope}), valid until ${created.expiresAt}.\n` +
-      `Scan this with the wallet now; it is shown only once.\n\n${await qrTerminal(uri)}\n${uri}\n\n` +
+      `Scan this with the wallet now; it is shown only once.\n${hint}\n${qr}\n${uri}\n\n` +
       `Revoke it with: nodegate token revoke --data ${dataDir} ${created.id}\n`,
   );
   return 0;

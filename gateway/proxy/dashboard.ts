@@ -14,6 +14,7 @@ import type { Logger } from '../../core/log.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from './headers.ts';
 import { replyError, rawErrorResponse, gatewayError } from './reply.ts';
 import { upstreamFailure } from './lnd-upstream.ts';
+import { tunnel, isWebSocketUpgrade } from './tunnel.ts';
 
 /** HTML pages larger than this pass through untouched (no notice injected). */
 const MAX_INJECT_BYTES = 2 * 1024 * 1024;
@@ -63,7 +64,7 @@ export class DashboardProxy {
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     const abort = new AbortController();
     res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableEnded) abort.abort(); // the client left before the reply ended
     });
     const hasBody = req.headers['transfer-encoding'] !== undefined || length > 0;
     try {
@@ -98,41 +99,36 @@ export class DashboardProxy {
 
   handleUpgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
     client.on('error', () => client.destroy());
-    const port = Number(this.#origin.port || (this.#origin.protocol === 'https:' ? 443 : 80));
+    if (!isWebSocketUpgrade(req.headers.upgrade) || req.method !== 'GET') {
+      client.end(rawErrorResponse(gatewayError('NG_GW_BAD_REQUEST', 400, 'Only WebSocket upgrades (GET, Upgrade: websocket) pass through.')));
+      return;
+    }
+    const secure = this.#origin.protocol === 'https:';
+    const port = Number(this.#origin.port || (secure ? 443 : 80));
     const host = this.#origin.hostname.replace(/^\[|\]$/g, '');
-    const upstream: Socket = this.#origin.protocol === 'https:' ? tlsConnect({ host, port, servername: isIpLiteral(host) ? undefined : host }) : netConnect({ host, port });
-    let connected = false;
-    const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
-    const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`, `host: ${this.#origin.host}`];
+    const upstream: Socket = secure ? tlsConnect({ host, port, ...(isIpLiteral(host) ? {} : { servername: host }) }) : netConnect({ host, port });
+    const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
+    upstream.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+    const lines = [`GET ${req.url ?? '/'} HTTP/1.1`, `host: ${this.#origin.host}`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i]!.toLowerCase();
-      if (name === 'host' || name === 'keep-alive' || name === 'te' || name === 'trailer' || name === 'transfer-encoding' || name.startsWith('proxy-')) continue;
+      if (name === 'host' || name === 'keep-alive' || name === 'te' || name === 'trailer' || name === 'transfer-encoding' || name === 'content-length' || name.startsWith('proxy-')) continue;
       lines.push(`${req.rawHeaders[i]!}: ${req.rawHeaders[i + 1]!}`);
     }
-    upstream.once(this.#origin.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-      clearTimeout(timer);
-      connected = true;
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      this.#tunnels.add(client);
-      this.#tunnels.add(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    upstream.on('error', (err) => {
-      clearTimeout(timer);
-      if (!connected) client.end(rawErrorResponse(upstreamFailure(err, 'The dashboard')));
-      else client.destroy();
-    });
-    const cleanup = () => {
-      this.#tunnels.delete(client);
-      this.#tunnels.delete(upstream);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.once('close', cleanup);
-    upstream.once('close', () => {
-      if (connected) cleanup();
+    tunnel({
+      client,
+      upstream,
+      requestHead: lines.join('\r\n'),
+      head,
+      readyEvent: secure ? 'secureConnect' : 'connect',
+      open: this.#tunnels,
+      onConnectError: (err) => {
+        clearTimeout(connectTimer);
+        this.#tunnels.delete(client);
+        this.#tunnels.delete(upstream);
+        client.end(rawErrorResponse(upstreamFailure(err, 'The dashboard')));
+        upstream.destroy();
+      },
     });
   }
 

@@ -193,7 +193,8 @@ export class LndUpstream {
   /**
    * Sends the wallet password to LND's /v1/unlockwallet once. The password is neither stored nor
    * logged, and never included in an error. Throws NG_GW_WALLET_UNLOCK (400: wrong password or
-   * already unlocked; 502: LND unreachable).
+   * already unlocked), NG_GW_UPSTREAM_UNREACHABLE / NG_GW_UPSTREAM_TLS (502) or
+   * NG_GW_UPSTREAM_TIMEOUT (504) when LND cannot be reached.
    */
   async unlockWallet(password: string, signal?: AbortSignal): Promise<void> {
     if (typeof password !== 'string' || password.length === 0) throw new NodegateError('NG_GW_WALLET_UNLOCK', 'Enter the wallet password.', { status: 400 });
@@ -202,7 +203,10 @@ export class LndUpstream {
     try {
       r = await this.#ownerCall('POST', '/v1/unlockwallet', body, signal);
     } catch (err) {
-      throw new NodegateError('NG_GW_WALLET_UNLOCK', 'LND did not answer the unlock request. Check that LND is running.', { status: 502, details: { cause: (err as { code?: string }).code ?? 'unknown' } });
+      if ((err as { name?: string }).name === 'AbortError' || (err as { name?: string }).name === 'TimeoutError') {
+        throw gatewayError('NG_GW_UPSTREAM_TIMEOUT', 504, 'LND did not answer the unlock request in time.');
+      }
+      throw upstreamFailure(err, 'LND'); // never carries the request body
     }
     if (r.status === 200) return;
     const raw = (r.json as { message?: unknown } | undefined)?.message;

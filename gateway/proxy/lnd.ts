@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { pipeline, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Logger } from '../../core/log.ts';
 import { NodegateError, isNodegateError } from '../../core/errors.ts';
 import type { TokenService, TokenClaims } from '../auth/tokens.ts';
@@ -19,6 +19,7 @@ import { canonicalTarget, type CanonicalTarget } from './path.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from './headers.ts';
 import { gatewayError, replyError, rawErrorResponse } from './reply.ts';
 import { upstreamFailure, type LndUpstream } from './lnd-upstream.ts';
+import { tunnel, isWebSocketUpgrade } from './tunnel.ts';
 
 export interface LndProxyOptions {
   upstream: LndUpstream;
@@ -28,6 +29,9 @@ export interface LndProxyOptions {
   connectTimeoutMs: number;
   logger: Logger;
 }
+
+/** Upstream replies up to this size are read whole and sent with the head in one write. */
+const BUFFERED_BODY_BYTES = 64 * 1024;
 
 /** Headers that never cross into an upgraded (WebSocket) upstream request. */
 const WS_DROPPED = new Set(['host', 'authorization', 'grpc-metadata-macaroon', 'cookie', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'proxy-connection', 'proxy-authorization', 'content-length']);
@@ -80,27 +84,44 @@ export class LndProxy {
       this.#fail(req, res, err);
       return;
     }
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
     try {
+      // No AbortSignal: creating one per request cost more CPU than the rest of the hot path. A
+      // client that leaves mid-stream destroys the upstream body below, which frees its connection.
       const upstream = await this.#o.upstream.dispatcher().request({
         origin: this.#o.upstream.origin,
         method,
         path: target.path + target.search,
         headers,
         body: hasBody ? Readable.from(limitBody(req, this.#o.maxBodyBytes), { objectMode: false }) : undefined,
-        signal: abort.signal,
       });
+      const body = upstream.body;
+      // Every path below may destroy `body` (client gone); its 'error' must never go unheard.
+      body.on('error', (err: Error & { code?: string }) => {
+        if (err.code !== 'UND_ERR_ABORTED') this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke');
+        res.destroy();
+      });
+      if (res.destroyed) {
+        body.destroy();
+        return;
+      }
+      const length = upstream.headers['content-length'];
       res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
+      if (typeof length === 'string' && Number(length) <= BUFFERED_BODY_BYTES) {
+        // Small replies (nearly all LND calls) go out in one write with the head: one TLS record.
+        readAll(body).then(
+          (buf) => res.end(buf),
+          () => res.destroy(), // already logged by the 'error' listener above
+        );
+        return;
+      }
       // A stream (no length) may stay silent for long: let the client see the headers now.
-      if (upstream.headers['content-length'] === undefined) res.flushHeaders();
-      pipeline(upstream.body, res, (err) => {
-        if (err && !abort.signal.aborted) this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke');
+      if (length === undefined) res.flushHeaders();
+      res.once('close', () => {
+        if (!res.writableEnded) body.destroy(); // the client left: stop the upstream stream
       });
+      body.pipe(res);
     } catch (err) {
-      if (abort.signal.aborted) return; // the client left; nothing to answer
+      if (res.destroyed) return; // the client left; nothing to answer
       const failure = isNodegateError(err) ? err : upstreamFailure(err, 'LND');
       if (failure.code === 'NG_GW_BODY_TOO_LARGE') res.setHeader('connection', 'close');
       this.#fail(req, res, failure);
@@ -117,6 +138,10 @@ export class LndProxy {
   /** Passes a WebSocket upgrade through to LND with the macaroon injected. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, token: string): void {
     socket.on('error', () => socket.destroy());
+    if (!isWebSocketUpgrade(req.headers.upgrade) || req.method !== 'GET') {
+      socket.end(rawErrorResponse(gatewayError('NG_GW_BAD_REQUEST', 400, 'Only WebSocket upgrades (GET, Upgrade: websocket) pass through.')));
+      return;
+    }
     this.#authorize(token, 'GET', req.url ?? '').then(
       ({ claims, target }) => this.#tunnel(req, socket, head, target, this.#o.upstream.macaroonHex(claims.scope)),
       (err: unknown) => {
@@ -138,8 +163,8 @@ export class LndProxy {
       rejectUnauthorized: true,
       checkServerIdentity: (_h, cert) => (cert.fingerprint256 === fingerprint ? undefined : Object.assign(new Error('LND presented a certificate other than its tls.cert'), { code: 'ERR_TLS_PINNED_CERT_MISMATCH' })),
     });
-    const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
-    let connected = false;
+    const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), this.#o.connectTimeoutMs);
+    upstream.once('secureConnect', () => clearTimeout(connectTimer));
     const lines = [`GET ${target.path}${target.search} HTTP/1.1`, `host: ${origin.host}`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i]!;
@@ -147,39 +172,28 @@ export class LndProxy {
       lines.push(`${name}: ${req.rawHeaders[i + 1]!}`);
     }
     lines.push(`grpc-metadata-macaroon: ${macaroonHex}`);
-    upstream.once('secureConnect', () => {
-      clearTimeout(timer);
-      connected = true;
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      this.#tunnels.add(client);
-      this.#tunnels.add(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    upstream.on('error', (err) => {
-      clearTimeout(timer);
-      if (!connected) {
+    tunnel({
+      client,
+      upstream,
+      requestHead: lines.join('\r\n'),
+      head,
+      readyEvent: 'secureConnect',
+      open: this.#tunnels,
+      onConnectError: (err) => {
+        clearTimeout(connectTimer);
         const e = upstreamFailure(err, 'LND');
         this.#o.logger.warn({ code: e.code, path: target.path }, 'lnd websocket upstream failed');
+        this.#tunnels.delete(client);
+        this.#tunnels.delete(upstream);
         client.end(rawErrorResponse(e));
-      } else client.destroy();
-    });
-    const cleanup = () => {
-      this.#tunnels.delete(client);
-      this.#tunnels.delete(upstream);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.once('close', cleanup);
-    upstream.once('close', () => {
-      if (connected) cleanup();
+        upstream.destroy();
+      },
     });
   }
 
   /** Open WebSocket tunnels (for graceful stop and tests). */
   openTunnels(): number {
-    return this.#tunnels.size / 2;
+    return Math.ceil(this.#tunnels.size / 2);
   }
 
   /** Closes every WebSocket tunnel (graceful stop: long-lived streams do not finish by themselves). */
@@ -193,6 +207,15 @@ function pathOnly(url: string | undefined): string {
   const u = url ?? '';
   const q = u.indexOf('?');
   return (q === -1 ? u : u.slice(0, q)).slice(0, 200);
+}
+
+function readAll(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (c: Buffer) => chunks.push(c));
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    body.once('error', reject);
+  });
 }
 
 /** The request body as an async iterable that fails with 413 once it passes `max` bytes. */

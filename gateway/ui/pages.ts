@@ -74,7 +74,7 @@ ${body}
 `.value}`;
 }
 
-export function loginPage(ctx: PageContext, opts: { loginCsrf: string; notice?: Notice; noPassword?: boolean; setupHref?: string }): string {
+export function loginPage(ctx: PageContext, opts: { loginCsrf: string; notice?: Notice; noPassword?: boolean; setupHref?: string; next?: string }): string {
   const { lang, prefix } = ctx;
   const body = opts.noPassword
     ? html`${noticeBlock(opts.notice, ctx)}<p class="notice notice-error" role="alert">${t(lang, 'login.noPassword')}</p>${
@@ -84,12 +84,20 @@ export function loginPage(ctx: PageContext, opts: { loginCsrf: string; notice?: 
 ${noticeBlock(opts.notice, ctx)}
 <form method="post" action="${prefix}/login" class="card">
 <input type="hidden" name="csrf" value="${opts.loginCsrf}">
+${opts.next ? html`<input type="hidden" name="next" value="${opts.next}">` : ''}
 <label for="password">${t(lang, 'login.password')}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024" autofocus>
 <button type="submit">${t(lang, 'login.submit')}</button>
 </form>`;
   return layout(ctx, t(lang, 'login.title'), body);
 }
+
+const LND_STATE_TEXT: Record<Exclude<NodeStatus['lnd']['state'], 'locked'>, MessageKey> = {
+  unlocked: 'lnd.unlocked',
+  starting: 'lnd.starting',
+  'no-wallet': 'lnd.noWallet',
+  unreachable: 'lnd.unreachable',
+};
 
 function lndSection(ctx: PageContext, lnd: NodeStatus['lnd'], unlockNotice: Notice | undefined): SafeHtml {
   const { lang, prefix } = ctx;
@@ -107,7 +115,7 @@ ${csrfField(ctx)}
 </form>
 </section>`;
   }
-  const stateKey: MessageKey = lnd.state === 'unlocked' ? 'lnd.unlocked' : lnd.state === 'starting' ? 'lnd.starting' : 'lnd.unreachable';
+  const stateKey = LND_STATE_TEXT[lnd.state];
   const facts: SafeHtml[] = [];
   if (lnd.alias !== undefined) facts.push(html`<dt>${t(lang, 'lnd.alias')}</dt><dd id="lnd-alias">${lnd.alias}</dd>`);
   if (lnd.blockHeight !== undefined) facts.push(html`<dt>${t(lang, 'lnd.blockHeight')}</dt><dd>${lnd.blockHeight.toLocaleString(lang)}</dd>`);
@@ -123,12 +131,16 @@ ${facts.length ? html`<dl>${facts}</dl>` : ''}
 function certSection(ctx: PageContext, cert: NodeStatus['certificate']): SafeHtml {
   const { lang } = ctx;
   let lines: SafeHtml;
-  if (!cert) lines = html`<p>${t(lang, 'cert.none')}</p>`;
+  // the status comes from other parts: render only what has the documented shape
+  if (!cert || typeof cert.notAfter !== 'string') lines = html`<p>${t(lang, 'cert.none')}</p>`;
+  else if (typeof cert.issuer !== 'string' || typeof cert.selfSigned !== 'boolean') lines = html`<p>${t(lang, 'cert.validUntil', { date: formatDate(lang, cert.notAfter) })}</p>`;
   else {
     lines = html`<p>${
       cert.selfSigned ? t(lang, 'cert.selfSigned') : t(lang, 'cert.trusted', { issuer: cert.issuer, date: formatDate(lang, cert.notAfter) })
     }</p>${cert.nextRenewal ? html`<p>${t(lang, 'cert.nextRenewal', { date: formatDate(lang, cert.nextRenewal) })}</p>` : ''}${
-      cert.lastError ? html`<p class="notice notice-error">${t(lang, 'cert.lastError', { error: cert.lastError })}</p>` : ''
+      cert.lastError
+        ? html`<p class="notice notice-error">${t(lang, 'cert.lastError', { error: typeof cert.lastError === 'string' ? cert.lastError : `${cert.lastError.message} (${cert.lastError.code})` })}</p>`
+        : ''
     }`;
   }
   return html`<section class="card" aria-labelledby="cert-h"><h2 id="cert-h">${t(lang, 'cert.heading')}</h2>${lines}</section>`;

@@ -12,13 +12,15 @@ import { readFile, unlink } from 'node:fs/promises';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import fp from 'fastify-plugin';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { NodegateError, isNodegateError, type ErrorCode } from '../../core/errors.ts';
 import { readFileIfExists, writeFileAtomic } from '../../core/atomic-file.ts';
 import { OwnerAuth, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH, parseCookies, safeEqual, type OwnerSession } from '../auth/owner.ts';
 import { lndconnectUri, qrSvg } from '../pairing.ts';
 import { LANG_COOKIE, isLang, pickLanguage, t, type Lang, type MessageKey } from './i18n.ts';
 import {
+  noscriptNotice,
   SCOPES,
   TTL_CHOICES,
   dashboardNeedsJsPage,
@@ -35,6 +37,7 @@ import {
 import type { NodeStatus, OwnerDeps, TokenScope, TokenSummary } from './types.ts';
 
 export { noscriptNotice } from './pages.ts';
+export { pickLanguage, LANG_COOKIE } from './i18n.ts';
 export type { OwnerDeps, NodeStatus, TokenSummary } from './types.ts';
 
 export interface OwnerPagesOptions {
@@ -68,8 +71,6 @@ const LANG_COOKIE_MAX_AGE_S = 365 * 86_400;
 const MAX_TOKEN_NAME_CHARS = 64;
 /** The header that carries the error code of a refused request, for tests and support. */
 export const ERROR_CODE_HEADER = 'x-nodegate-error';
-/** What OwnerAuth.newLoginCsrf() makes: 32 random bytes, base64url. */
-const LOGIN_CSRF_SHAPE = /^[\w-]{43}$/;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': OWNER_CSP,
@@ -101,6 +102,15 @@ function isSetupSource(address: string): boolean {
 }
 
 type Form = Record<string, string>;
+
+/**
+ * Where to go after login: a path on this host (the dashboard's or ours), never another host:
+ * no `//host`, no backslash (browsers read `/\\host` as `//host`), no control characters.
+ */
+export function safeNext(value: string | undefined): string | undefined {
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  return value !== undefined && value.length <= 2048 && /^\/(?![/\\])[^\\\u0000-\u0020\u007f]*$/.test(value) ? value : undefined;
+}
 
 /** Flash messages selected by `?done=` after a redirect (a fixed list: nothing from the URL is shown). */
 const DONE_MESSAGES: Record<string, MessageKey> = {
@@ -246,11 +256,18 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
       app.get('/dashboard-needs-js', (req, reply) => sendHtml(reply, 200, dashboardNeedsJsPage(ctxOf(req, `${prefix}/dashboard-needs-js`))));
 
       // ---- login / logout -------------------------------------------------------------------
-      const renderLogin = (req: FastifyRequest, reply: FastifyReply, status: number, notice?: Notice) => {
-        // keep the browser's current value: a second login page load (another tab, or the
-        // browser's own /favicon.ico fetch redirected here) must not void the form already shown
-        const current = parseCookies(req.headers.cookie).get(auth.loginCsrfCookieName);
-        const loginCsrf = current !== undefined && LOGIN_CSRF_SHAPE.test(current) ? current : auth.newLoginCsrf();
+      /**
+       * The double-submit value of the login (and setup) form: the one already in the browser's
+       * cookie when there is one, so that a second load of the login page (a favicon request
+       * redirected there, a second tab) does not invalidate the form the user is filling in.
+       */
+      const loginCsrfOf = (req: FastifyRequest): string => {
+        const existing = parseCookies(req.headers.cookie).get(auth.loginCsrfCookieName);
+        return existing !== undefined && /^[\w-]{43}$/.test(existing) ? existing : auth.newLoginCsrf();
+      };
+      const renderLogin = (req: FastifyRequest, reply: FastifyReply, status: number, notice?: Notice, nextRaw?: string) => {
+        const next = safeNext(nextRaw);
+        const loginCsrf = loginCsrfOf(req);
         reply.header('set-cookie', auth.loginCsrfCookie(loginCsrf));
         const noPassword = !auth.hasPassword();
         return sendHtml(
@@ -260,14 +277,16 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
             loginCsrf,
             ...(notice ? { notice } : {}),
             noPassword,
+            ...(next ? { next } : {}),
             ...(noPassword && isSetupSource(req.ip) ? { setupHref: `${prefix}/setup` } : {}),
           }),
         );
       };
 
       app.get('/login', (req, reply) => {
-        if (auth.sessionOf(req.raw)) return reply.redirect(`${prefix}/`, 303);
-        return renderLogin(req, reply, 200, doneNotice(req));
+        const next = (req.query as Record<string, string | undefined>).next;
+        if (auth.sessionOf(req.raw)) return reply.redirect(safeNext(next) ?? `${prefix}/`, 303);
+        return renderLogin(req, reply, 200, doneNotice(req), next);
       });
 
       app.post('/login', async (req, reply) => {
@@ -282,17 +301,17 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
         try {
           const session = await auth.login(form.password ?? '', req.ip);
           reply.header('set-cookie', [auth.sessionCookie(session), `${auth.loginCsrfCookieName}=; Max-Age=0${cookieSuffix}; HttpOnly`]);
-          return reply.redirect(`${prefix}/`, 303);
+          return reply.redirect(safeNext(form.next) ?? `${prefix}/`, 303);
         } catch (err) {
           if (isNodegateError(err, 'NG_GW_LOGIN_THROTTLED')) {
             const seconds = Number(err.details?.retryAfterSeconds ?? 60);
             reply.header('retry-after', String(seconds));
             reply.header(ERROR_CODE_HEADER, err.code);
-            return renderLogin(req, reply, 429, { kind: 'error', text: t(lang, 'login.throttled', { seconds }), code: err.code });
+            return renderLogin(req, reply, 429, { kind: 'error', text: t(lang, 'login.throttled', { seconds }), code: err.code }, form.next);
           }
           if (isNodegateError(err, 'NG_GW_LOGIN_FAILED')) {
             reply.header(ERROR_CODE_HEADER, err.code);
-            return renderLogin(req, reply, 401, { kind: 'error', text: t(lang, 'login.failed'), code: err.code });
+            return renderLogin(req, reply, 401, { kind: 'error', text: t(lang, 'login.failed'), code: err.code }, form.next);
           }
           throw err;
         }
@@ -413,7 +432,7 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
       // ---- first password ---------------------------------------------------------------------
       const setupAllowed = (req: FastifyRequest) => setupCode !== undefined && !auth.hasPassword() && isSetupSource(req.ip);
       const renderSetup = (req: FastifyRequest, reply: FastifyReply, status: number, notice?: Notice) => {
-        const setupCsrf = auth.newLoginCsrf();
+        const setupCsrf = loginCsrfOf(req);
         reply.header('set-cookie', auth.loginCsrfCookie(setupCsrf));
         return sendHtml(reply, status, setupPage(ctxOf(req, `${prefix}/setup`), { setupCsrf, ...(notice ? { notice } : {}) }));
       };
@@ -482,3 +501,35 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
  * @example app.register(ownerPages, { prefix: '/_nodegate', dataDir, deps })
  */
 export const ownerPages = fp(ownerPagesPlugin, { name: 'nodegate-owner-pages', fastify: '5.x' });
+
+/** What the gateway needs from the owner pages (matches gateway/main.ts `OwnerPages`). */
+export interface OwnerPagesBundle {
+  /** `ownerPages` bound to {@link OwnerPagesBundle.auth}; register with `{ prefix, dataDir, deps }`. */
+  plugin: FastifyPluginAsync<OwnerPagesOptions>;
+  /** For the dashboard proxy: does this request carry a live owner session? */
+  isOwnerRequest: (req: IncomingMessage) => boolean;
+  auth: OwnerAuth;
+}
+
+/**
+ * Opens the owner authentication once and returns the plugin bound to it plus the session check,
+ * so that the pages and the gateway's dashboard proxy share sessions.
+ * @example const owner = await createOwnerPages({ dataDir }); startGateway({ ..., ownerPages: owner })
+ */
+export async function createOwnerPages(options: { dataDir: string; secureCookies?: boolean; now?: () => number }): Promise<OwnerPagesBundle> {
+  const auth = await OwnerAuth.open(options);
+  const bound = (fastify: FastifyInstance, opts: OwnerPagesOptions) => ownerPagesPlugin(fastify, { ...options, ...opts, auth });
+  return {
+    plugin: fp(bound, { name: 'nodegate-owner-pages', fastify: '5.x' }),
+    isOwnerRequest: (req) => auth.isOwnerRequest(req),
+    auth,
+  };
+}
+
+/**
+ * The `<noscript>` notice for a dashboard page, in the language of the request (the switch's
+ * cookie, else Accept-Language). For the gateway's dashboard proxy to insert after `<body>`.
+ */
+export function noscriptNoticeFor(req: IncomingMessage, ownerHref = '/_nodegate/'): string {
+  return noscriptNotice(pickLanguage(parseCookies(req.headers.cookie).get(LANG_COOKIE), req.headers['accept-language']), ownerHref);
+}

@@ -33,11 +33,12 @@ export interface NodeStatus {
     selfSigned: boolean;
     /** ISO 8601. */
     nextRenewal?: string;
-    /** The last renewal failure, shown as is (escaped). */
-    lastError?: string;
+    /** The last renewal failure, shown as is (escaped); certs/ reports it as `{ code, message, at }`. */
+    lastError?: string | { code: string; message: string; at?: string };
   };
   lnd: {
-    state: 'locked' | 'unlocked' | 'unreachable' | 'starting';
+    /** `no-wallet`: LND runs but no wallet was created yet (`lncli create`). */
+    state: 'locked' | 'unlocked' | 'unreachable' | 'starting' | 'no-wallet';
     alias?: string;
     blockHeight?: number;
     synced?: boolean;

@@ -30,6 +30,8 @@ export interface Harness {
   port: number;
   /** A `Cookie` header value of a fresh owner session. */
   ownerCookie(): Promise<string>;
+  /** A fresh owner session: its cookie and the CSRF value its forms carry. */
+  ownerSession(): Promise<{ cookie: string; csrf: string }>;
   /** Everything the gateway logged (JSON lines). */
   logs(): string;
   /** An undici client to the gateway, trusting the test cert, SNI gw.test. */
@@ -76,6 +78,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const gateway = await startGateway({ dataDir, config, tls, logger, ownerPages: options.ownerPages ?? { auth: ownerAuth }, certPem: () => tls.certPem() });
   const port = gateway.addresses().https[0]!.port;
   const clients: Client[] = [];
+  const ownerSession = async () => {
+    const auth = gateway.ownerAuth!;
+    const session = await auth.login(OWNER_PASSWORD, '127.0.0.1');
+    return { cookie: auth.sessionCookie(session).split(';')[0]!, csrf: session.csrfToken };
+  };
   return {
     dataDir,
     lnd,
@@ -87,10 +94,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     port,
     logs: () => logText,
     async ownerCookie() {
-      const auth = gateway.ownerAuth!;
-      const session = await auth.login(OWNER_PASSWORD, '127.0.0.1');
-      return auth.sessionCookie(session).split(';')[0]!;
+      return (await ownerSession()).cookie;
     },
+    ownerSession,
     client() {
       const c = new Client(`https://127.0.0.1:${port}`, { connect: { ca: cert.certPem, servername: GW_NAME } });
       clients.push(c);

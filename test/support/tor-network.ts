@@ -231,6 +231,7 @@ export async function startTorNetwork(options: { relays?: number } = {}): Promis
       torrcLines,
       consensusMs,
       async startClient(nickname, extraTorrc = []) {
+        if (!/^[A-Za-z0-9]{1,19}$/.test(nickname)) throw new TypeError(`tor nicknames are 1-19 letters or digits, got ${JSON.stringify(nickname)}`);
         const dir = join(tmp.path, nickname);
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const controlPort = await freePort();

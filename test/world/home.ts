@@ -26,8 +26,8 @@ export interface Home {
   destroy(): Promise<void>;
 }
 
-export async function createHome(kind: WorldKind, options: { listen?: boolean } = {}): Promise<Home> {
-  const world = await createWorld({ kind });
+export async function createHome(kind: WorldKind, options: { listen?: boolean; igdV1?: boolean } = {}): Promise<Home> {
+  const world = await createWorld({ kind, ...(options.igdV1 ? { igdV1: true } : {}) });
   const dataDir = await mkdtemp(join(tmpdir(), 'ngr-node-'));
   const regDir = await mkdtemp(join(tmpdir(), 'ngr-reg-'));
   const destroy = async () => {
@@ -94,7 +94,7 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

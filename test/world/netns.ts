@@ -48,6 +48,8 @@ export interface WorldOptions {
   kind: WorldKind;
   /** Router WAN address (or the modem's / carrier NAT's). Default 198.51.100.2. */
   wanAddress?: string;
+  /** The router describes itself as an IGDv1 device (WANIPConnection:1) instead of IGDv2. */
+  igdV1?: boolean;
 }
 
 export interface World {
@@ -177,7 +179,9 @@ export async function createWorld(options: WorldOptions): Promise<World> {
         `enable_upnp=${upnpOn ? 'yes' : 'no'}`,
         `enable_natpmp=${pmpOn ? 'yes' : 'no'}`,
         'secure_mode=yes',
-        'system_uptime=yes',
+        // the NAT-PMP/PCP epoch counts from the daemon's start, so a restart looks like a reboot
+        'system_uptime=no',
+        ...(options.igdV1 ? ['force_igd_desc_v1=yes'] : []),
         'notify_interval=30',
         'clean_ruleset_interval=600',
         `uuid=3d3cec3a-8cf0-11e0-98ee-001a6b${tag}`,
@@ -192,7 +196,8 @@ export async function createWorld(options: WorldOptions): Promise<World> {
       // older routers report their own WAN address even when it is not public: the CGNAT world
       // shows that variant, the double-NAT world shows 2.3.1's own (empty address, error 501)
       const bin = kind === 'cgnat' ? MINIUPNPD_REPORTS_WAN_BIN : MINIUPNPD_BIN;
-      const p = world.spawn(ns.router, bin, ['-d', '-f', file]);
+      // its own pid file: the default /var/run/miniupnpd.pid is shared by every namespace
+      const p = world.spawn(ns.router, bin, ['-d', '-f', file, '-P', join(dir, 'miniupnpd.pid')]);
       miniupnpd = p;
       await waitForSocket(() => inNs(ns.router, 'ss', ['-lnup']), pmpOn ? /:5351\b/ : upnpOn ? /:1900\b/ : null, p, MINIUPNPD_READY_MS);
     },

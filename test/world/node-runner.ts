@@ -29,6 +29,7 @@ if (cmd === 'register') {
     whoamiIntervalS: 60,
     debounceMs: 100,
     leaseS: 600,
+    probeIntervalS: 2,
     registryDns: `${new URL(url).hostname}:5353`,
   };
   await writeFile(join(dataDir, 'config.json'), JSON.stringify({ registry: { url }, reachability }, null, 2));

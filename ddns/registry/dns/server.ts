@@ -48,8 +48,12 @@ export interface EmbeddedDnsOptions {
   /** SOA RNAME as a name (`hostmaster.example.net`). Default `hostmaster.<zone>`. */
   hostmaster?: string;
   logger?: Logger;
-  /** Clock for the initial SOA serial (unix seconds of now). */
+  /** Clock, ms since the epoch (default Date.now): the initial SOA serial is its unix time in seconds. */
   now?: () => number;
+  /** Default {@link TCP_IDLE_TIMEOUT_MS}. */
+  tcpIdleTimeoutMs?: number;
+  /** Default {@link TCP_MAX_CONNECTIONS}. */
+  tcpMaxConnections?: number;
 }
 
 export interface EmbeddedDnsStats {
@@ -98,8 +102,8 @@ function responseFlags(queryFlags: number, aa: boolean, tc: boolean, rcode: numb
 }
 
 export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<EmbeddedDns> {
-  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
-  const zone = new Zone(opts.zone, opts.nameservers, opts.hostmaster, now());
+  const now = opts.now ?? Date.now;
+  const zone = new Zone(opts.zone, opts.nameservers, opts.hostmaster, Math.floor(now() / 1000));
   const log = opts.logger;
   const writer = new ResponseWriter();
   const cache = new Map<string, CacheEntry>();
@@ -338,7 +342,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
   const tcpServer: Server = createServer((socket) => {
     tcpConnections.add(socket);
     socket.setNoDelay(true);
-    socket.setTimeout(TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(opts.tcpIdleTimeoutMs ?? TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('close', () => tcpConnections.delete(socket));
     socket.on('error', () => socket.destroy());
     let pending: Buffer = Buffer.alloc(0);
@@ -363,7 +367,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
       }
     });
   });
-  tcpServer.maxConnections = TCP_MAX_CONNECTIONS;
+  tcpServer.maxConnections = opts.tcpMaxConnections ?? TCP_MAX_CONNECTIONS;
   const tcpHost = opts.tcp?.host ?? opts.udp.host;
   const tcpWanted = opts.tcp?.port ?? udpPort;
   try {
@@ -414,11 +418,15 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     // eslint-disable-next-line @typescript-eslint/require-await
     async loadAll(sets: Iterable<DeviceRecordSet>): Promise<void> {
       let changed = false;
-      for (const set of sets) changed = zone.putDevice(set).changed || changed;
-      if (changed) {
-        cache.clear();
-        groups.clear();
-        bumpSerial();
+      try {
+        for (const set of sets) changed = zone.putDevice(set).changed || changed;
+      } finally {
+        // Even when one set is invalid, those before it are served: never from a stale cache.
+        if (changed) {
+          cache.clear();
+          groups.clear();
+          bumpSerial();
+        }
       }
     },
     close,
@@ -431,6 +439,26 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     serial: () => zone.serial,
     close,
   };
+}
+
+/**
+ * Parses a `--ns` value: `NAME`, `NAME=IP` or `NAME=IPV4,IPV6` (addresses only matter for names
+ * inside the zone: they become glue). Throws NG_USAGE with the fix.
+ *
+ * @example parseNameserverSpec('ns1.dyn.example.net=192.0.2.53,2001:db8::53')
+ */
+export function parseNameserverSpec(spec: string): NameserverSpec {
+  const [name, addresses, extra] = spec.split('=');
+  const usage = `--ns expects NAME, NAME=IP or NAME=IPV4,IPV6 (for example ns1.dyn.example.net=192.0.2.53), got "${spec}"`;
+  if (!name || extra !== undefined || !/^(?=.{1,253}$)([a-zA-Z0-9_-]{1,63}\.)*[a-zA-Z0-9_-]{1,63}\.?$/.test(name)) throw new NodegateError('NG_USAGE', usage);
+  const out: NameserverSpec = { name: name.replace(/\.$/, '').toLowerCase() };
+  for (const ip of addresses === undefined ? [] : addresses.split(',')) {
+    const family = isIP(ip);
+    if (family === 4 && out.ipv4 === undefined) out.ipv4 = ip;
+    else if (family === 6 && out.ipv6 === undefined) out.ipv6 = ip;
+    else throw new NodegateError('NG_USAGE', usage);
+  }
+  return out;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

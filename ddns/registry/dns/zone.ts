@@ -49,7 +49,7 @@ export class Zone {
   /** Names that exist (own records or have a descendant that does) → number of nodes at or below. */
   private readonly existence = new Map<string, number>();
   /** The names each device owns, by device label key (`\x10abc...`). */
-  private readonly deviceNames = new Map<string, { fingerprint: string; names: string[] }>();
+  private readonly deviceNames = new Map<string, { fingerprint: string; base: string; names: string[] }>();
   private readonly soa: RRset;
   private readonly negativeSoa: RRset;
   serial: number;
@@ -101,24 +101,25 @@ export class Zone {
     return key.slice(last, prefixLen);
   }
 
-  private addNode(key: string, node: Node): void {
-    this.nodes.set(key, node);
-    const offsets = labelOffsets(key);
+  /** The name and its ancestors up to the apex (each counted once in `existence`). */
+  private lineage(key: string): string[] {
     const apexAt = key.length - this.apexKey.length;
-    for (const o of offsets) {
+    const out: string[] = [];
+    for (const o of labelOffsets(key)) {
       if (o > apexAt) break;
-      const name = o === 0 ? key : key.slice(o);
-      this.existence.set(name, (this.existence.get(name) ?? 0) + 1);
+      out.push(o === 0 ? key : o === apexAt ? this.apexKey : key.slice(o));
     }
+    return out;
   }
 
-  private removeNode(key: string): void {
+  private addNode(key: string, node: Node, lineage = this.lineage(key)): void {
+    this.nodes.set(key, node);
+    for (const name of lineage) this.existence.set(name, (this.existence.get(name) ?? 0) + 1);
+  }
+
+  private removeNode(key: string, lineage = this.lineage(key)): void {
     if (!this.nodes.delete(key)) return;
-    const offsets = labelOffsets(key);
-    const apexAt = key.length - this.apexKey.length;
-    for (const o of offsets) {
-      if (o > apexAt) break;
-      const name = o === 0 ? key : key.slice(o);
+    for (const name of lineage) {
       const n = (this.existence.get(name) ?? 1) - 1;
       if (n <= 0) this.existence.delete(name);
       else this.existence.set(name, n);
@@ -127,22 +128,27 @@ export class Zone {
 
   /** Replaces every record of device `set.id`. Returns its group key and whether anything changed. */
   putDevice(set: DeviceRecordSet): { group: string; changed: boolean } {
-    const built = this.buildDevice(set);
-    const group = wireKey(set.id).slice(0, -1);
     const fingerprint = JSON.stringify([set.kind ?? 'device', set.ipv4, set.ipv6, set.lan, set.acmeTxt]);
+    const { base, nodes } = this.buildDevice(set);
+    const group = base.slice(0, base.length - this.apexKey.length);
     const old = this.deviceNames.get(group);
     if (old && old.fingerprint === fingerprint) return { group, changed: false };
-    if (old) for (const name of old.names) this.removeNode(name);
-    for (const [name, node] of built) this.addNode(name, node);
-    this.deviceNames.set(group, { fingerprint, names: [...built.keys()] });
+    if (old) this.removeDeviceNodes(old.base, old.names);
+    // Device names sit one or two labels below the apex: their lineage is known without parsing.
+    for (const [name, node] of nodes) this.addNode(name, node, name === base ? [base, this.apexKey] : [name, base, this.apexKey]);
+    this.deviceNames.set(group, { fingerprint, base, names: [...nodes.keys()] });
     return { group, changed: true };
+  }
+
+  private removeDeviceNodes(base: string, names: string[]): void {
+    for (const name of names) this.removeNode(name, name === base ? [base, this.apexKey] : [name, base, this.apexKey]);
   }
 
   removeDevice(id: string): { group: string; changed: boolean } {
     const group = wireKey(id).slice(0, -1);
     const old = this.deviceNames.get(group);
     if (!old) return { group, changed: false };
-    for (const name of old.names) this.removeNode(name);
+    this.removeDeviceNodes(old.base, old.names);
     this.deviceNames.delete(group);
     return { group, changed: true };
   }
@@ -151,29 +157,31 @@ export class Zone {
     return this.deviceNames.size;
   }
 
-  private buildDevice(set: DeviceRecordSet): Map<string, Node> {
+  private buildDevice(set: DeviceRecordSet): { base: string; nodes: Map<string, Node> } {
     const id = set.id.toLowerCase();
     if (!DEVICE_LABEL.test(id)) throw new TypeError(`device id "${set.id}" is not a DNS label`);
     const base = String.fromCharCode(id.length) + id + this.apexKey;
-    const out = new Map<string, Node>();
-    const put = (key: string, type: number, rdatas: RRset['rdatas']) => {
-      if (rdatas.length === 0) return;
-      const node = out.get(key) ?? new Map<number, RRset>();
-      node.set(type, { type, ttl: DEVICE_RECORD_TTL_S, rdatas });
-      out.set(key, node);
-    };
-    const txt = set.acmeTxt.map(txtRdata);
+    const nodes = new Map<string, Node>();
+    const rrset = (type: number, rdatas: RRset['rdatas']): RRset => ({ type, ttl: DEVICE_RECORD_TTL_S, rdatas });
+    const txt = set.acmeTxt.length > 0 ? rrset(TYPE.TXT, set.acmeTxt.map(txtRdata)) : null;
     if (set.kind === 'acme-dns') {
-      put(base, TYPE.TXT, txt);
-      return out;
+      if (txt) nodes.set(base, new Map([[TYPE.TXT, txt]]));
+      return { base, nodes };
     }
-    for (const key of [base, '\x01*' + base]) {
-      if (set.ipv4 !== null) put(key, TYPE.A, [v4(set.ipv4)]);
-      if (set.ipv6 !== null) put(key, TYPE.AAAA, [v6(set.ipv6)]);
+    // One RRset object serves both <id> and *.<id>.
+    const address = new Map<number, RRset>();
+    if (set.ipv4 !== null) address.set(TYPE.A, rrset(TYPE.A, [v4(set.ipv4)]));
+    if (set.ipv6 !== null) address.set(TYPE.AAAA, rrset(TYPE.AAAA, [v6(set.ipv6)]));
+    if (address.size > 0) {
+      nodes.set(base, address);
+      nodes.set('\x01*' + base, address);
     }
-    if (set.lan !== null) put('\x03lan' + base, isIP(set.lan) === 6 ? TYPE.AAAA : TYPE.A, [addressRdata(set.lan)]);
-    put('\x0f_acme-challenge' + base, TYPE.TXT, txt);
-    return out;
+    if (set.lan !== null) {
+      const type = isIP(set.lan) === 6 ? TYPE.AAAA : TYPE.A;
+      nodes.set('\x03lan' + base, new Map([[type, rrset(type, [addressRdata(set.lan)])]]));
+    }
+    if (txt) nodes.set('\x0f_acme-challenge' + base, new Map([[TYPE.TXT, txt]]));
+    return { base, nodes };
   }
 
   /** Answers (qkey, qtype); qclass is checked by the caller. */

@@ -39,6 +39,7 @@ export const de: Messages = {
   'cert.nextRenewal': 'Nächste Erneuerung: {date}.',
   'cert.lastError': 'Die letzte Erneuerung ist fehlgeschlagen: {error}',
   'cert.none': 'Noch kein Zertifikat.',
+  'cert.validUntil': 'Zertifikat gültig bis {date}.',
 
   'lnd.heading': 'Lightning-Knoten (LND)',
   'lnd.locked': 'LND ist gesperrt',
@@ -46,6 +47,7 @@ export const de: Messages = {
   'lnd.unlocked': 'LND ist entsperrt und läuft.',
   'lnd.unreachable': 'LND ist nicht erreichbar. Prüfen Sie, ob LND läuft.',
   'lnd.starting': 'LND startet gerade. Laden Sie diese Seite in einer Minute neu.',
+  'lnd.noWallet': 'LND hat noch keine Wallet. Legen Sie auf dem Knoten eine an mit: lncli create',
   'lnd.alias': 'Alias',
   'lnd.blockHeight': 'Blockhöhe',
   'lnd.synced': 'Mit der Blockchain synchron',

@@ -40,6 +40,7 @@ export const en = {
   'cert.nextRenewal': 'Next renewal: {date}.',
   'cert.lastError': 'The last renewal attempt failed: {error}',
   'cert.none': 'No certificate yet.',
+  'cert.validUntil': 'Certificate valid until {date}.',
 
   'lnd.heading': 'Lightning node (LND)',
   'lnd.locked': 'LND is locked',
@@ -47,6 +48,7 @@ export const en = {
   'lnd.unlocked': 'LND is unlocked and running.',
   'lnd.unreachable': 'LND cannot be reached. Check that it is running.',
   'lnd.starting': 'LND is starting. Reload this page in a minute.',
+  'lnd.noWallet': 'LND has no wallet yet. Create one on the node with: lncli create',
   'lnd.alias': 'Alias',
   'lnd.blockHeight': 'Block height',
   'lnd.synced': 'In sync with the blockchain',

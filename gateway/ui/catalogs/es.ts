@@ -39,6 +39,7 @@ export const es: Messages = {
   'cert.nextRenewal': 'Próxima renovación: {date}.',
   'cert.lastError': 'Falló el último intento de renovación: {error}',
   'cert.none': 'Todavía no hay certificado.',
+  'cert.validUntil': 'Certificado válido hasta {date}.',
 
   'lnd.heading': 'Nodo Lightning (LND)',
   'lnd.locked': 'LND está bloqueado',
@@ -46,6 +47,7 @@ export const es: Messages = {
   'lnd.unlocked': 'LND está desbloqueado y en marcha.',
   'lnd.unreachable': 'No se puede contactar con LND. Compruebe que esté en marcha.',
   'lnd.starting': 'LND se está iniciando. Recargue esta página en un minuto.',
+  'lnd.noWallet': 'LND todavía no tiene billetera. Cree una en el nodo con: lncli create',
   'lnd.alias': 'Alias',
   'lnd.blockHeight': 'Altura de bloque',
   'lnd.synced': 'Sincronizado con la cadena de bloques',

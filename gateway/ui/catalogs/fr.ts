@@ -39,6 +39,7 @@ export const fr: Messages = {
   'cert.nextRenewal': 'Prochain renouvellement : {date}.',
   'cert.lastError': 'La dernière tentative de renouvellement a échoué : {error}',
   'cert.none': 'Pas encore de certificat.',
+  'cert.validUntil': 'Certificat valable jusqu’au {date}.',
 
   'lnd.heading': 'Nœud Lightning (LND)',
   'lnd.locked': 'LND est verrouillé',
@@ -46,6 +47,7 @@ export const fr: Messages = {
   'lnd.unlocked': 'LND est déverrouillé et fonctionne.',
   'lnd.unreachable': 'LND est injoignable. Vérifiez qu’il fonctionne.',
   'lnd.starting': 'LND démarre. Rechargez cette page dans une minute.',
+  'lnd.noWallet': 'LND n’a pas encore de portefeuille. Créez-en un sur le nœud avec : lncli create',
   'lnd.alias': 'Alias',
   'lnd.blockHeight': 'Hauteur de bloc',
   'lnd.synced': 'Synchronisé avec la blockchain',

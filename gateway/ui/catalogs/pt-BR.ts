@@ -39,6 +39,7 @@ export const ptBR: Messages = {
   'cert.nextRenewal': 'Próxima renovação: {date}.',
   'cert.lastError': 'A última tentativa de renovação falhou: {error}',
   'cert.none': 'Ainda não há certificado.',
+  'cert.validUntil': 'Certificado válido até {date}.',
 
   'lnd.heading': 'Nó Lightning (LND)',
   'lnd.locked': 'O LND está bloqueado',
@@ -46,6 +47,7 @@ export const ptBR: Messages = {
   'lnd.unlocked': 'O LND está desbloqueado e funcionando.',
   'lnd.unreachable': 'Não é possível falar com o LND. Verifique se ele está rodando.',
   'lnd.starting': 'O LND está iniciando. Recarregue esta página em um minuto.',
+  'lnd.noWallet': 'O LND ainda não tem carteira. Crie uma no nó com: lncli create',
   'lnd.alias': 'Apelido',
   'lnd.blockHeight': 'Altura do bloco',
   'lnd.synced': 'Sincronizado com a blockchain',

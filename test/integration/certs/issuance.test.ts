@@ -16,7 +16,7 @@ import { parseConfig } from '../../../core/config.ts';
 import { createLogger } from '../../../core/log.ts';
 import { AcmeConfig } from '../../../certs/config.ts';
 import { Rfc2136Solver } from '../../../certs/solvers/rfc2136.ts';
-import { CertificateService } from '../../../certs/manager.ts';
+import { CertificateService, tlsServerOptions, attachTlsServer } from '../../../certs/manager.ts';
 import { accountKeyPath } from '../../../certs/acme.ts';
 import type { Dns01Solver } from '../../../certs/solver.ts';
 
@@ -102,7 +102,10 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
       const service = await CertificateService.open({ dataDir: data.path, names: NAMES, zone: ZONE, acme: acmeConfig(), solver: s, logger });
       expect(service.info().selfSigned).toBe(true);
       expect(service.status().selfSigned).toBe(true);
-      server = createHttpsServer({ SNICallback: (name, cb) => cb(null, service.secureContext(name)) }, (_req, res) => res.end('ok'));
+      server = createHttpsServer(tlsServerOptions(service), (_req, res) => res.end('ok'));
+      attachTlsServer(server, service);
+      // the idle keep-alive connection must outlive a slow issuance on a loaded machine (default 5 s)
+      server.keepAliveTimeout = 60_000;
       await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
       const port = (server.address() as AddressInfo).port;
 
@@ -121,6 +124,15 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
       // a new connection sees the new certificate
       const fresh = await peerOf(port, `lan.${NAME}`);
       expect(fresh.cert.fingerprint256).toBe(info.fingerprint256);
+      // and so does a client that sends no SNI (connects by IP address): the default context was swapped
+      const noSni = await new Promise<string>((resolve, reject) => {
+        const sock = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          resolve(sock.getPeerCertificate().fingerprint256);
+          sock.end();
+        });
+        sock.on('error', reject);
+      });
+      expect(noSni).toBe(info.fingerprint256);
 
       // the chain verifies against pebble's root for both names, with node's TLS...
       for (const servername of [NAME, `lan.${NAME}`]) {
@@ -162,6 +174,21 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
     } finally {
       agent.destroy();
       await new Promise((r) => (server ? server.close(r) : r(undefined)));
+      await data.remove();
+    }
+  });
+
+  it('two services renewing the same data directory at once make one order: the second re-checks the store under the lock', async () => {
+    const data = await tempDir();
+    try {
+      const { solver: s, calls } = countingSolver(solver());
+      const a = await CertificateService.open({ dataDir: data.path, names: NAMES, zone: ZONE, acme: acmeConfig(), solver: s, logger });
+      const b = await CertificateService.open({ dataDir: data.path, names: NAMES, zone: ZONE, acme: acmeConfig(), solver: s, logger });
+      const [ia, ib] = await Promise.all([a.renew(), b.renew()]);
+      expect(calls).toEqual({ present: 2, cleanup: 2 });
+      expect(ia.fingerprint256).toBe(ib.fingerprint256);
+      expect(b.info().fingerprint256).toBe(a.info().fingerprint256);
+    } finally {
       await data.remove();
     }
   });

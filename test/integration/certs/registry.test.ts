@@ -3,11 +3,19 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { initRegistration } from '../../../gateway/cli/init.ts';
 import { startPebble, type Pebble } from '../../support/pebble.ts';
 import { startTestRegistry, type TestRegistry } from '../../support/registry.ts';
 import { startProcess, tempDir } from '../../support/process.ts';
 import { registerDevice } from '../../../ddns/client/enroll.ts';
-import { certStatus } from '../../../certs/cli.ts';
+import { certStatus, saveAcmeSection, renewCertificate, openCertificateService } from '../../../certs/cli.ts';
+import { createLogger } from '../../../core/log.ts';
+
+const run = promisify(execFile);
 
 let registry: TestRegistry;
 let pebble: Pebble;
@@ -27,19 +35,14 @@ async function registeredNode(): Promise<{ data: string; name: string }> {
   const d = await tempDir();
   dirs.push(d);
   const { registration } = await registerDevice({ dataDir: d.path, registryUrl: registry.apiUrl });
-  await writeFile(
-    join(d.path, 'config.json'),
-    JSON.stringify({
-      acme: {
-        directoryUrl: pebble.directoryUrl,
-        caFile: pebble.apiCaFile,
-        solver: { type: 'registry' },
-        authoritativeServers: [`${registry.dnsAddress.host}:${registry.dnsAddress.port}`],
-        propagationIntervalMs: 50,
-        propagationTimeoutMs: 3000,
-      },
-    }),
-  );
+  await saveAcmeSection(d.path, {
+    directoryUrl: pebble.directoryUrl,
+    caFile: pebble.apiCaFile,
+    solver: { type: 'registry' },
+    authoritativeServers: [`${registry.dnsAddress.host}:${registry.dnsAddress.port}`],
+    propagationIntervalMs: 50,
+    propagationTimeoutMs: 3000,
+  });
   return { data: d.path, name: registration.name };
 }
 
@@ -50,6 +53,37 @@ async function nodegate(args: string[]): Promise<{ code: number | null; out: str
 }
 
 describe('nodegate certs renew with the registry solver', () => {
+  it('init-like flow: register, write the acme section, renew; openssl accepts the served chain with pebble\'s root for both names', async () => {
+    const d = await tempDir();
+    dirs.push(d);
+    const { registration } = await initRegistration({ dataDir: d.path, registryUrl: registry.apiUrl });
+    await saveAcmeSection(d.path, {
+      directoryUrl: pebble.directoryUrl,
+      caFile: pebble.apiCaFile,
+      authoritativeServers: [`${registry.dnsAddress.host}:${registry.dnsAddress.port}`],
+      propagationIntervalMs: 50,
+    });
+    const logger = createLogger({ level: 'silent' });
+    const info = await renewCertificate(d.path, { logger });
+    expect(info.names).toEqual([registration.name, `*.${registration.name}`]);
+    const service = await openCertificateService(d.path, { logger });
+    expect(service.info().fingerprint256).toBe(info.fingerprint256);
+    const server: Server = createServer({ SNICallback: (name, cb) => cb(null, service.secureContext(name)) }, (_q, r) => r.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const root = join(d.path, 'pebble-root.pem');
+      await writeFile(root, pebble.rootPem);
+      for (const name of [registration.name, registration.lanName]) {
+        const { stderr } = await run('sh', ['-c', `openssl s_client -connect 127.0.0.1:${port} -servername ${name} -verify_hostname ${name} -CAfile ${root} -verify_return_error -brief </dev/null`], { timeout: 10_000 });
+        expect(stderr).toContain('Verification: OK');
+      }
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+
   it('exits 0 once a certificate for <id>.<zone> and *.<id>.<zone> is stored; a second run renews nothing', async () => {
     const { data, name } = await registeredNode();
     const first = await nodegate(['certs', 'renew', '--data', data]);

@@ -15,8 +15,10 @@ import { OnionService } from '../../../tor/onion.ts';
 import { socksConnect } from '../../../tor/socks.ts';
 import { addClient } from '../../../tor/clients.ts';
 import { isNodegateError } from '../../../core/errors.ts';
+import { connect as tlsConnect } from 'node:tls';
+import { startHarness, type Harness } from '../../support/gateway-harness.ts';
 
-const PUBLISH_TIMEOUT_MS = 30_000;
+const PUBLISH_TIMEOUT_MS = 60_000;
 const FETCH_ATTEMPTS = 4;
 
 let network: TorNetwork;
@@ -54,14 +56,45 @@ async function onionGet(client: TorClient, address: string, port: number, path: 
 }
 
 /**
+ * HTTPS GET over the onion, the way a wallet does it: SNI and Host are the onion name, the
+ * gateway's certificate (which does not name the onion) is pinned.
+ */
+async function onionHttpsGet(client: TorClient, address: string, port: number, path: string, certPem: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const raw = await socksConnect({ host: '127.0.0.1', port: client.socksPort }, address, port, { timeoutMs: 30_000 });
+  const socket = tlsConnect({ socket: raw, servername: address, ca: certPem, checkServerIdentity: () => undefined });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.write(`GET ${path} HTTP/1.0\r\nHost: ${address}\r\n${extra}Connection: close\r\n\r\n`);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('end', resolve);
+    socket.once('close', resolve);
+    socket.once('error', reject);
+  });
+  const text = Buffer.concat(chunks).toString('utf8');
+  const at = text.indexOf('\r\n\r\n');
+  return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), body: at === -1 ? '' : text.slice(at + 4) };
+}
+
+/**
  * A fresh descriptor may take a moment to reach every HSDir; a failed fetch makes tor avoid those
  * HSDirs (issue facts), so retry a bounded number of times with NEWNYM in between.
  */
 async function onionGetWithRetry(client: TorClient, address: string, port: number, path: string): Promise<{ status: number; body: string }> {
+  return retry(client, () => onionGet(client, address, port, path));
+}
+
+async function retry<T>(client: TorClient, attempt: () => Promise<T>): Promise<T> {
   let last: unknown;
   for (let i = 0; i < FETCH_ATTEMPTS; i++) {
     try {
-      return await onionGet(client, address, port, path);
+      return await attempt();
     } catch (err) {
       last = err;
       if (isNodegateError(err) && err.details?.socksReply === 0xf4) throw err; // auth failures are final
@@ -78,10 +111,10 @@ beforeAll(async () => {
   lnd = await listen((path) => (path === '/v1/getinfo' ? { status: 200, body: JSON.stringify({ alias: 'lnd-sim', synced_to_chain: true }) } : { status: 404, body: '{}' }));
   network = await startTorNetwork();
   nodeTor = new TorProcess({ dir: join(data.path, 'tor'), extraTorrc: network.torrcLines });
-  const started = await Promise.all([network.startClient('fetcher'), network.startClient('wallet'), nodeTor.start().then(() => nodeTor.waitForBootstrap(60_000))]);
+  const started = await Promise.all([network.startClient('fetcher'), network.startClient('wallet'), nodeTor.start().then(() => nodeTor.waitForBootstrap(120_000))]);
   fetcher = started[0];
   wallet = started[1];
-});
+}, 240_000); // five tors on a shared 2-core machine: usually ~25 s
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined); // keep stopping the rest
@@ -92,7 +125,7 @@ afterAll(async () => {
   await data?.remove();
 });
 
-describe('onion service on a private Tor network', () => {
+describe('onion service on a private Tor network', { timeout: 180_000 }, () => {
   let address: string;
   let onion: OnionService;
 
@@ -122,7 +155,7 @@ describe('onion service on a private Tor network', () => {
     process.kill(oldPid!, 'SIGKILL');
     await republished;
     expect(nodeTor.pid).not.toBe(oldPid);
-    await nodeTor.waitForBootstrap(60_000);
+    await nodeTor.waitForBootstrap(120_000);
     await onion.waitPublished(PUBLISH_TIMEOUT_MS);
     expect(onion.status().address).toBe(address);
     await fetcher.control.signal('NEWNYM');
@@ -134,7 +167,7 @@ describe('onion service on a private Tor network', () => {
     await nodeTor.stop();
     nodeTor = new TorProcess({ dir: join(data.path, 'tor'), extraTorrc: network.torrcLines });
     await nodeTor.start();
-    await nodeTor.waitForBootstrap(60_000);
+    await nodeTor.waitForBootstrap(120_000);
     onion = new OnionService({ dir: join(data.path, 'tor'), source: nodeTor, ports: [{ virtualPort: 443, target: `127.0.0.1:${portOf(dashboard)}` }] });
     expect(await onion.start()).toBe(address);
     await onion.waitPublished(PUBLISH_TIMEOUT_MS);
@@ -164,6 +197,32 @@ describe('onion service on a private Tor network', () => {
     );
     expect(isNodegateError(refused, 'NG_TOR_COMMAND') && refused.details?.socksReply).toBe(0xf4);
     expect(await onionGetWithRetry(wallet, authAddress, 443, '/paid')).toEqual({ status: 200, body: '{"page":"dashboard","path":"/paid"}' });
+  });
+
+  it('serves the gateway over the onion: the dashboard to the owner and LND getinfo to a token', async () => {
+    const h: Harness = await startHarness();
+    cleanups.push(() => h.close());
+    const gwOnion = new OnionService({
+      dir: join(data.path, 'tor-gateway'),
+      source: nodeTor,
+      ports: [
+        { virtualPort: 443, target: `127.0.0.1:${h.port}` },
+        { virtualPort: 8080, target: `127.0.0.1:${h.port}` },
+      ],
+    });
+    cleanups.push(() => gwOnion.stop());
+    const gwAddress = await gwOnion.start();
+    await gwOnion.waitPublished(PUBLISH_TIMEOUT_MS);
+    const { token } = await h.gateway.tokens.create({ scope: 'readonly', name: 'tor wallet' });
+    const getinfo = await retry(fetcher, () => onionHttpsGet(fetcher, gwAddress, 8080, '/v1/getinfo', h.cert.certPem, { authorization: `Bearer ${token}` }));
+    expect(getinfo.status).toBe(200);
+    expect(JSON.parse(getinfo.body)).toHaveProperty('identity_pubkey');
+    const page = await retry(fetcher, async () => onionHttpsGet(fetcher, gwAddress, 443, '/', h.cert.certPem, { cookie: await h.ownerCookie() }));
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<main id="app">');
+    expect(h.dashboard.counts()['/']).toBe(1);
+    const forged = await onionHttpsGet(fetcher, gwAddress, 8080, '/v1/getinfo', h.cert.certPem, { authorization: 'Bearer forged.token.value' });
+    expect(forged.status).toBe(401);
   });
 
   it('publishes through a tor it attaches to (control port + cookie) instead of running its own', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ONION_KEY_FILE, loadOrCreateOnionKey } from '../../../tor/onion.ts';
+import { ONION_KEY_FILE, loadOrCreateOnionKey, readOnionAddress } from '../../../tor/onion.ts';
 import { tempDir } from '../../support/process.ts';
 
 const dirs: Array<{ remove(): Promise<void> }> = [];
@@ -23,6 +23,15 @@ describe('stored onion key', () => {
     const again = await loadOrCreateOnionKey(d);
     expect(again.created).toBe(false);
     expect(again.key.address).toBe(first.key.address);
+  });
+
+  it('readOnionAddress reports the address without ever creating a key', async () => {
+    const d = await dir();
+    expect(await readOnionAddress(d)).toBeUndefined();
+    const { key } = await loadOrCreateOnionKey(d);
+    expect(await readOnionAddress(d)).toBe(`${key.address}.onion`);
+    await writeFile(join(d, ONION_KEY_FILE), 'garbage');
+    await expect(readOnionAddress(d)).rejects.toMatchObject({ code: 'NG_TOR_KEY_CORRUPT' });
   });
 
   it.each([

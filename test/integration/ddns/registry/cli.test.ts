@@ -22,21 +22,30 @@ afterAll(async () => {
   await dir?.remove();
 });
 
+/** `nodegate init` without a certificate; returns the device name. */
+async function initNode(data: string, registryUrl: string): Promise<string> {
+  const r = await runNodegate(['init', '--data', data, '--registry', registryUrl, '--no-cert', '--json']);
+  expect(r.code).toBe(0);
+  return (JSON.parse(r.stdout) as { name: string }).name;
+}
+
 describe('nodegate registry + nodegate init', () => {
   it('init registers the node, prints its name, and is idempotent', async () => {
     const data = join(dir.path, 'node-a');
-    const first = await runNodegate(['init', '--data', data, '--registry', registry.apiUrl]);
+    // --no-cert: no CA in this test (and never the default public one from a test).
+    const first = await runNodegate(['init', '--data', data, '--registry', registry.apiUrl, '--no-cert', '--json']);
     expect(first.code).toBe(0);
-    const name = first.stdout.trim();
+    const { name, registered } = JSON.parse(first.stdout) as { name: string; registered: boolean };
+    expect(registered).toBe(true);
     expect(name).toMatch(new RegExp(`^[a-z2-7]{16}\\.${ZONE.replace(/\./g, '\\.')}$`));
-    const again = await runNodegate(['init', '--data', data, '--registry', registry.apiUrl, '--json']);
+    const again = await runNodegate(['init', '--data', data, '--registry', registry.apiUrl, '--no-cert', '--json']);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ name, registered: false });
   });
 
   it('a registered node publishes its address and dig sees it at <id>.<zone> and below', async () => {
     const data = join(dir.path, 'node-b');
-    const name = (await runNodegate(['init', '--data', data, '--registry', registry.apiUrl])).stdout.trim();
+    const name = await initNode(data, registry.apiUrl);
     const { client } = await clientForRegisteredDevice(data);
     await client.updateAddress({ ipv4: '198.51.100.80', lan: '192.168.1.80' });
     expect(await dig(registry.dns, name, 'A')).toEqual(['198.51.100.80']);
@@ -47,7 +56,7 @@ describe('nodegate registry + nodegate init', () => {
 
   it('ddclient (dyndns2) updates the address with the secret init stored', async () => {
     const data = join(dir.path, 'node-c');
-    const name = (await runNodegate(['init', '--data', data, '--registry', registry.apiUrl])).stdout.trim();
+    const name = await initNode(data, registry.apiUrl);
     const { updateSecret } = JSON.parse(await readFile(join(data, 'device', 'registration.json'), 'utf8')) as { updateSecret: string };
     const conf = join(dir.path, 'ddclient.conf');
     const port = new URL(registry.apiUrl).port;
@@ -64,7 +73,7 @@ describe('nodegate registry + nodegate init', () => {
   });
 
   it('init against an unreachable registry fails with a coded message and exit 1, no stack trace', async () => {
-    const r = await runNodegate(['init', '--data', join(dir.path, 'node-d'), '--registry', 'http://127.0.0.1:9']);
+    const r = await runNodegate(['init', '--data', join(dir.path, 'node-d'), '--registry', 'http://127.0.0.1:9', '--no-cert']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\[NG_REG_UNAVAILABLE\]/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -74,6 +83,12 @@ describe('nodegate registry + nodegate init', () => {
     const r = await runNodegate(['registry', '--data', join(dir.path, 'x')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Missing --zone Z.*\[NG_USAGE\]/s);
+  });
+
+  it('a malformed --allow-address is a usage error naming the flag (exit 2)', async () => {
+    const r = await runNodegate(['registry', '--zone', ZONE, '--data', join(dir.path, 'y'), '--api', '127.0.0.1:0', '--dns', '127.0.0.1:0', '--allow-address', '10.0.0.0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--allow-address: .*10\.0\.0\.0.*\[NG_USAGE\]/s);
   });
 
   it('stops cleanly on SIGTERM (exit 0)', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { queryDns, rdataText } from '../../../../ddns/dns-client.ts';
 import { Rfc2136Backend } from '../../../../ddns/registry/rfc2136.ts';
+import { startBind } from '../../../support/bind.ts';
 import { startKnot, type KnotServer } from '../../../support/knot.ts';
 
 const ZONE = 'dyn.example.net';
@@ -47,5 +48,21 @@ describe('Rfc2136Backend with knot (hmac-sha512 key)', () => {
   it('is refused for a zone the server does not serve', async () => {
     const backend = new Rfc2136Backend({ server: server(), zone: 'other.example.org', tsig: knot.tsig });
     await expect(backend.putDevice(DEVICE)).rejects.toMatchObject({ code: 'NG_DNS_UPDATE_REFUSED' });
+  });
+});
+
+describe('Rfc2136Backend with bind9', () => {
+  it('applies a signed update, and a wrong secret comes back BADSIG', async () => {
+    const bind = await startBind({ zone: ZONE });
+    try {
+      const server = { host: bind.host, port: bind.port };
+      await new Rfc2136Backend({ server, zone: ZONE, tsig: bind.tsig }).putDevice(DEVICE);
+      expect((await queryDns(server, `x.${DEVICE.id}.${ZONE}`, 'A')).answers.map(rdataText)).toEqual(['198.51.100.20']);
+      const wrong = new Rfc2136Backend({ server, zone: ZONE, tsig: { ...bind.tsig, secret: randomBytes(32).toString('base64') } });
+      await expect(wrong.removeDevice(DEVICE.id)).rejects.toMatchObject({ code: 'NG_DNS_TSIG_BADSIG' });
+      expect((await queryDns(server, `${DEVICE.id}.${ZONE}`, 'A')).answers.map(rdataText)).toEqual(['198.51.100.20']);
+    } finally {
+      await bind.stop();
+    }
   });
 });

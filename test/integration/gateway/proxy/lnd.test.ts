@@ -137,6 +137,62 @@ describe('streaming and WebSocket', () => {
   });
 });
 
+describe('clients that leave', () => {
+  it('a client gone while LND is still answering does not take the gateway down (regression: unhandled body error)', async () => {
+    h.lnd.setGetinfoDelayMs(300);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = await h.rawTls();
+        s.on('error', () => undefined);
+        s.write(`GET /v1/getinfo HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer ${readonly}\r\n\r\n`);
+        await new Promise((r) => setTimeout(r, 50 + i * 100));
+        s.destroy();
+      }
+      await new Promise((r) => setTimeout(r, 400));
+    } finally {
+      h.lnd.setGetinfoDelayMs(0);
+    }
+    const r = await get('/v1/getinfo', { authorization: `Bearer ${readonly}` });
+    expect(r.status).toBe(200);
+  });
+
+  it('a client that leaves a stream closes the upstream stream', async () => {
+    const c = h.client();
+    const r = await c.request({ method: 'GET', path: '/v1/invoices/subscribe', headers: { host: GW_NAME, authorization: `Bearer ${readonly}` } });
+    expect(r.statusCode).toBe(200);
+    await c.destroy();
+    await new Promise((res) => setTimeout(res, 200));
+    const again = await get('/v1/getinfo', { authorization: `Bearer ${readonly}` });
+    expect(again.status).toBe(200);
+  });
+});
+
+describe('upgrade abuse', () => {
+  it('refuses an Upgrade other than websocket (h2c) with 400 NG_GW_BAD_REQUEST, LND sees nothing', async () => {
+    const before = h.lnd.total();
+    const raw = await rawExchange(h, `GET /v1/getinfo HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer ${readonly}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`);
+    const r = parseRaw(raw);
+    expect(r.status).toBe(400);
+    expect((r.json as { error: { code: string } }).error.code).toBe('NG_GW_BAD_REQUEST');
+    expect(h.lnd.total()).toBe(before);
+  });
+
+  it('a WebSocket upgrade LND refuses carries no second, unchecked request to LND', async () => {
+    const before = h.lnd.counts();
+    const beforeTotal = h.lnd.total();
+    // LND refuses the upgrade (no ?method=GET); the bytes after it try to reach the unlocker
+    const smuggled = `POST /v1/unlockwallet HTTP/1.1\r\nHost: x\r\nContent-Length: 27\r\n\r\n{"wallet_password":"AAAA"}\n`;
+    const raw = await rawExchange(
+      h,
+      `GET /v1/invoices/subscribe HTTP/1.1\r\nHost: ${GW_NAME}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer ${readonly}\r\n\r\n${smuggled}`,
+    );
+    expect(parseRaw(raw).status).toBe(403);
+    expect(h.lnd.total()).toBe(beforeTotal + 1);
+    expect(h.lnd.unlockAttempts()).toBe(0);
+    expect(h.lnd.counts()['POST /v1/unlockwallet'] ?? 0).toBe(before['POST /v1/unlockwallet'] ?? 0);
+  });
+});
+
 describe('hop-by-hop header abuse', () => {
   it('drops Connection-listed and hop-by-hop headers on the way in, keeps end-to-end ones', async () => {
     const before = h.lnd.requestHeaders().length;

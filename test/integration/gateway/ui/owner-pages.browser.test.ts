@@ -155,6 +155,14 @@ async function ownerFlow(lang: Lang, locale: string, javaScriptEnabled: boolean,
       const b = await page.locator(el).boundingBox();
       expect(b!.x + b!.width, el).toBeLessThanOrEqual(PHONE.width);
     }
+    if (javaScriptEnabled) {
+      // the narrowest common phone: nothing scrolls sideways on the longest page (pairing + tokens)
+      await page.setViewportSize({ width: 360, height: 740 });
+      for (const path of ['/_nodegate/pair', '/_nodegate/']) {
+        await page.goto(`${base}${path}`);
+        expect(await page.evaluate('document.documentElement.scrollWidth'), path).toBeLessThanOrEqual(360);
+      }
+    }
     expect(cspViolations).toEqual([]);
     expect(documents.length).toBeGreaterThanOrEqual(4);
     for (const d of documents) expect(d.csp, d.url).toBe(OWNER_CSP);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, stat, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { base32LowerNoPad, deviceIdFromPublicKey, DEVICE_KEY_FILE, loadIdentity, loadOrCreateIdentity } from '../../../../ddns/client/identity.ts';
 import { tempDir } from '../../../support/process.ts';
@@ -62,5 +62,17 @@ describe('device key file', () => {
     await writeFile(path, JSON.stringify(jwk));
     expect(a.id).toMatch(/^[a-z2-7]{16}$/);
     await expect(loadIdentity(dir.path)).rejects.toMatchObject({ code: 'NG_FILE_CORRUPT' });
+  });
+});
+
+describe('left-overs of a killed creator', () => {
+  it('removes a stale staging copy and still creates exactly one key', async () => {
+    await mkdir(join(dir.path, 'device'), { recursive: true });
+    const stale = join(dir.path, 'device', 'key.jwk.new-1-deadbeef');
+    await writeFile(stale, '{}');
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(stale, old, old);
+    await loadOrCreateIdentity(dir.path);
+    expect((await readdir(join(dir.path, 'device'))).sort()).toEqual(['key.jwk']);
   });
 });

@@ -171,3 +171,39 @@ describe('device tokens', () => {
     await expect(skewed.device()).rejects.toMatchObject({ code: 'NG_REG_TOKEN_EXPIRED', status: 401 });
   });
 });
+
+describe('expiry with an injected clock', () => {
+  it('a nonce older than 5 minutes is NG_REG_NONCE_UNKNOWN', async () => {
+    let clock = Date.now();
+    const timed = await startTestRegistry({ now: () => clock });
+    try {
+      const res = await fetch(`${timed.apiUrl}/v1/nonce`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const { nonce: n } = (await res.json()) as { nonce: string };
+      clock += 301_000;
+      const identity = generateIdentity();
+      const r = await fetch(`${timed.apiUrl}/v1/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(registerBody(identity, n)) });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('NG_REG_NONCE_UNKNOWN');
+    } finally {
+      await timed.stop();
+    }
+  });
+
+  it('a jti is forgotten once its token has expired (the cache is bounded by expiry)', async () => {
+    let clock = Date.now();
+    const timed = await startTestRegistry({ now: () => clock });
+    try {
+      const { identity } = await timed.device();
+      const iat = Math.floor(clock / 1000);
+      const token = await jwt(identity, { iat, exp: iat + 30, jti: 'fixed-jti' });
+      const get = () => fetch(`${timed.apiUrl}/v1/devices/${identity.id}`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await get()).status).toBe(200);
+      expect((await get()).status).toBe(401);
+      clock += 60_000; // token expired: now refused as expired, not as replayed
+      const later = await get();
+      expect(((await later.json()) as { error: { code: string } }).error.code).toBe('NG_REG_TOKEN_EXPIRED');
+    } finally {
+      await timed.stop();
+    }
+  });
+});

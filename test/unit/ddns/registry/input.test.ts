@@ -97,6 +97,12 @@ describe('ACME TXT values', () => {
     expect(gone.answers).toEqual([]);
   });
 
+  it('keeps both values when an apex and a wildcard order add theirs at the same moment', async () => {
+    const { client: fresh } = await reg.device();
+    await Promise.all([fresh.addAcmeTxt(txt('x')), fresh.addAcmeTxt(txt('y'))]);
+    expect((await fresh.device()).records.acmeTxt.sort()).toEqual([txt('x'), txt('y')]);
+  });
+
   it('refuses a value that is not a DNS-01 digest: NG_REG_TXT_INVALID', async () => {
     await expect(client.addAcmeTxt('short')).rejects.toMatchObject({ code: 'NG_REG_TXT_INVALID', status: 400 });
     await expect(client.addAcmeTxt('"' + 'a'.repeat(42))).rejects.toMatchObject({ code: 'NG_REG_TXT_INVALID' });

@@ -3,10 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo, type Socket } from 'node:net';
 import { generateIdentity } from '../../../../ddns/client/identity.ts';
 import { RegistryClient } from '../../../../ddns/client/registry-client.ts';
 import { freePort, tempDir } from '../../../support/process.ts';
+import { probeEndpoint } from '../../../../ddns/registry/probe.ts';
 import { startTestRegistry, TEST_ZONE, type TestRegistry } from '../../../support/registry.ts';
 
 const identity = generateIdentity();
@@ -91,6 +92,22 @@ describe('probe never reaches special-purpose addresses unless allowed', () => {
       expect(r.certificate?.trusted).toBe(false);
     } finally {
       await plain.stop();
+    }
+  });
+});
+
+describe('probeEndpoint bounds', () => {
+  it('gives up on a server that accepts TCP but never answers the TLS handshake (failure tls, bounded)', async () => {
+    const sockets: Socket[] = [];
+    const silent = createTcpServer((s) => sockets.push(s)); // holds the connection, says nothing
+    const port = await listen(silent);
+    try {
+      const r = await probeEndpoint({ address: '127.0.0.1', port, servername: name, tlsTimeoutMs: 300 });
+      expect(r).toMatchObject({ address: '127.0.0.1', port, reachable: true, failure: 'tls' });
+      expect(r.certificate).toBeUndefined();
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
     }
   });
 });

@@ -86,7 +86,7 @@ describe('registration and records through the API', () => {
     const res = await fetch(`${reg.apiUrl}/openapi.json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
-    expect(doc.openapi).toBe('3.0.3');
+    expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(
       ['/health', '/nic/update', '/register', '/update', '/v1/devices', '/v1/devices/{id}', '/v1/devices/{id}/acme-challenge', '/v1/devices/{id}/address', '/v1/devices/{id}/probe', '/v1/nonce', '/v1/whoami'].sort(),
     );

@@ -53,6 +53,7 @@ describe('nodegate pair', () => {
     const claims = await (await TokenService.open(dir)).verify(Buffer.from(m[1]!, 'base64url').toString('utf8'));
     expect([claims.scope, claims.name]).toEqual(['invoice', 'Zeus']);
     expect(out).toMatch(/[▀▄█]/);
+    expect(out).toMatch(/The code is 1\d\d columns wide/);
     expect(out).toContain(`nodegate token revoke --data ${dir} ${claims.id}`);
   });
 

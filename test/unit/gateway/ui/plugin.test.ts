@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
-import { ownerPages, OWNER_CSP, ERROR_CODE_HEADER, noscriptNotice } from '../../../../gateway/ui/plugin.ts';
+import { ownerPages, OWNER_CSP, ERROR_CODE_HEADER, noscriptNotice, noscriptNoticeFor, createOwnerPages, safeNext } from '../../../../gateway/ui/plugin.ts';
+import type { IncomingMessage } from 'node:http';
 import { OwnerAuth } from '../../../../gateway/auth/owner.ts';
 import { NodegateError } from '../../../../core/errors.ts';
 import type { NodeStatus, OwnerDeps, TokenSummary } from '../../../../gateway/ui/types.ts';
@@ -348,5 +349,73 @@ describe('owner pages plugin', () => {
     expect(html).toContain('Su navegador bloquea JavaScript');
     expect(html).toContain('<a href="/_nodegate/">');
     expect(html).not.toMatch(/<script|style=/i);
+  });
+
+  it('regression: a second load of the login page (a favicon redirected there) keeps the first form valid', async () => {
+    await build();
+    const first = await app.inject({ url: '/_nodegate/login' });
+    const jar = cookieHeader(first);
+    const second = await app.inject({ url: '/_nodegate/login?next=%2Ffavicon.ico', headers: { cookie: asHeader(jar) } });
+    cookieHeader(second, jar);
+    expect(field(second.body, 'csrf')).toBe(field(first.body, 'csrf'));
+    const res = await app.inject({ method: 'POST', url: '/_nodegate/login', headers: { ...FORM, cookie: asHeader(jar) }, payload: form({ csrf: field(first.body, 'csrf')!, password: OWNER_PASSWORD }) });
+    expect(res.statusCode).toBe(303);
+  });
+
+  it('after login goes to a safe `next` path (the dashboard page that sent the owner to login), never off the host', async () => {
+    await build();
+    for (const [next, location] of [
+      ['/', '/'],
+      ['/channels?x=1', '/channels?x=1'],
+      ['//evil.example/', '/_nodegate/'],
+      ['/\\evil.example', '/_nodegate/'],
+      ['https://evil.example/', '/_nodegate/'],
+      ['/a b', '/_nodegate/'],
+    ] as const) {
+      const page = await app.inject({ url: `/_nodegate/login?next=${encodeURIComponent(next)}` });
+      const jar = cookieHeader(page);
+      expect(field(page.body, 'next'), next).toBe(safeNext(next)?.replace(/&/g, '&amp;'));
+      const res = await app.inject({ method: 'POST', url: '/_nodegate/login', headers: { ...FORM, cookie: asHeader(jar) }, payload: form({ csrf: field(page.body, 'csrf')!, password: OWNER_PASSWORD, next }) });
+      expect(res.headers.location, next).toBe(location);
+    }
+  });
+
+  it('renders LND without a wallet and a certificate of unexpected shape in plain words', async () => {
+    await build();
+    const { jar } = await login();
+    rec.status = { names: [], lnd: { state: 'no-wallet' }, certificate: { notAfter: '2027-01-01T00:00:00Z' } as never };
+    const home = await app.inject({ url: '/_nodegate/', headers: { cookie: asHeader(jar) } });
+    expect(home.body).toContain('<p class="big" id="lnd-state">LND has no wallet yet. Create one on the node with: lncli create</p>');
+    expect(home.body).toContain('<p>Certificate valid until Jan 1, 2027, 12:00 AM UTC.</p>');
+    rec.status = { names: ['n.example'], lnd: { state: 'unlocked' }, certificate: { issuer: 'R11', notAfter: '2027-01-01T00:00:00Z', selfSigned: false, lastError: { code: 'NG_CERT_ACME', message: 'rate <limited>', at: 'x' } } };
+    const trusted = await app.inject({ url: '/_nodegate/', headers: { cookie: asHeader(jar), 'accept-language': 'en' } });
+    expect(trusted.body).toContain('Issued by R11, valid until Jan 1, 2027, 12:00 AM UTC.');
+    expect(trusted.body).toContain('The last renewal attempt failed: rate &lt;limited&gt; (NG_CERT_ACME)');
+  });
+
+  it('createOwnerPages shares its sessions with isOwnerRequest; noscriptNoticeFor picks the request language', async () => {
+    const bundle = await createOwnerPages({ dataDir, now: () => Date.UTC(2026, 10, 24) });
+    await bundle.auth.setPassword(OWNER_PASSWORD);
+    app = Fastify();
+    await app.register(bundle.plugin, { prefix: '/_nodegate', dataDir, deps: recordingDeps(rec, false) });
+    const { jar } = await login();
+    expect(bundle.isOwnerRequest({ headers: { cookie: asHeader(jar) } } as IncomingMessage)).toBe(true);
+    expect(bundle.isOwnerRequest({ headers: {} } as IncomingMessage)).toBe(false);
+    expect(noscriptNoticeFor({ headers: { 'accept-language': 'de-DE,de;q=0.9' } } as IncomingMessage)).toContain('lang="de"');
+    expect(noscriptNoticeFor({ headers: { 'accept-language': 'de', cookie: 'ng_lang=pt-BR' } } as IncomingMessage)).toContain('Seu navegador bloqueia JavaScript');
+  });
+
+  it('escapes everything that comes from outside: token names, status strings, reachability details', async () => {
+    await build();
+    const { jar, csrf } = await login();
+    const evil = '<img src=x onerror=alert(1)>"\'&';
+    const created = await app.inject({ method: 'POST', url: '/_nodegate/pair', headers: { ...FORM, cookie: asHeader(jar) }, payload: form({ csrf, name: evil, scope: 'readonly' }) });
+    rec.status = { names: [evil], lnd: { state: 'unlocked', alias: evil }, reachability: { verdict: evil, details: [evil] } };
+    const home = await app.inject({ url: '/_nodegate/', headers: { cookie: asHeader(jar) } });
+    const list = await app.inject({ url: '/_nodegate/pair', headers: { cookie: asHeader(jar) } });
+    for (const body of [created.body, home.body, list.body]) {
+      expect(body).not.toContain('<img');
+      expect(body).toContain('&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;');
+    }
   });
 });

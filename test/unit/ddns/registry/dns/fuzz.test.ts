@@ -14,9 +14,9 @@ const ZONE = 'dyn.example.net';
 const D1 = 'aaaabbbbccccdddd';
 const UDP_PACKETS = 18_000;
 const TCP_PACKETS = 2_000;
-const BATCH = 500;
+const BATCH = 200;
 /** A batch is done when no reply came for this long, ms (loopback replies take microseconds). */
-const QUIET_MS = 40;
+const QUIET_MS = 25;
 /** Hard bound per batch, ms. */
 const BATCH_MAX_MS = 3_000;
 const KNOWN = new Set(['198.51.100.7', '2001:db8::7', '192.168.1.10', '"tok-one"', '"tok-two"', '127.0.0.1', `ns1.${ZONE}`]);
@@ -177,6 +177,7 @@ describe(`embedded DNS fuzzing (seed ${SEED})`, () => {
     expect(c.problems).toEqual([]);
     // Every packet with a full header that is a query gets an answer; most of the corpus does.
     expect(c.replies).toBeGreaterThan(UDP_PACKETS / 2);
+    // Batches of 200 fit the default 208 KiB socket buffer: nothing is lost on loopback.
     expect(dns.stats().udpQueries).toBeGreaterThanOrEqual(UDP_PACKETS * 0.99);
     const ok = await queryDns({ host: '127.0.0.1', port }, `z.${D1}.${ZONE}`, 'AAAA');
     expect([ok.rcode, ok.answers.map(rdataText)]).toEqual(['NOERROR', ['2001:db8::7']]);

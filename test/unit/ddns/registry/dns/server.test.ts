@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { buildQuery, frameTcp, queryDns, rdataText, tcpMessageReader } from '../../../../../ddns/dns-client.ts';
-import { startEmbeddedDns, type EmbeddedDns } from '../../../../../ddns/registry/dns/server.ts';
+import { parseNameserverSpec, startEmbeddedDns, type EmbeddedDns } from '../../../../../ddns/registry/dns/server.ts';
 
 const ZONE = 'dyn.example.net';
 const D1 = 'aaaabbbbccccdddd';
@@ -32,7 +32,7 @@ function rawUdp(msg: Buffer, waitMs = 300): Promise<Buffer | null> {
 }
 
 beforeAll(async () => {
-  dns = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, now: () => 1_700_000_000 });
+  dns = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, now: () => 1_700_000_000_000 });
   server = { host: '127.0.0.1', port: dns.address().udpPort };
   await dns.backend.loadAll([{ id: D1, ipv4: '198.51.100.7', ipv6: '2001:db8::7', lan: '192.168.1.10', acmeTxt: ['tok-one', 'tok-two'] }]);
 });
@@ -55,6 +55,8 @@ describe('embedded DNS server', () => {
     expect(plain.raw.length).toBe(66);
     expect(plain.opt).toBeNull();
     expect(r.opt).toEqual({ udpPayloadSize: 1232 });
+    const mixed = `AaAaBbBbCcCcDdDd.Dyn.EXAMPLE.net`;
+    expect((await queryDns(server, mixed, 'A')).answers.map((a) => a.name)).toEqual([mixed]); // owner points at the question
   });
 
   it('truncates at 512 bytes without EDNS (TC=1, empty answer) and answers fully over TCP', async () => {
@@ -177,6 +179,12 @@ describe('embedded DNS server', () => {
     await expect(dns.backend.putDevice({ id: 'bad id', ipv4: null, ipv6: null, lan: null, acmeTxt: [] })).rejects.toThrow(TypeError);
     await expect(dns.backend.putDevice({ id: 'okid', ipv4: '2001:db8::1', ipv6: null, lan: null, acmeTxt: [] })).rejects.toThrow(TypeError);
     expect((await queryDns(server, ZONE, 'SOA')).rcode).toBe('NOERROR');
+    // A bulk load that stops at a bad set still serves (fresh, not cached) what it loaded before it.
+    const name = `qqqqrrrrsssstttt.${ZONE}`;
+    expect((await queryDns(server, name, 'A')).rcode).toBe('NXDOMAIN');
+    const bulk = [{ id: 'qqqqrrrrsssstttt', ipv4: '198.51.100.44', ipv6: null, lan: null, acmeTxt: [] }, { id: '-bad-', ipv4: null, ipv6: null, lan: null, acmeTxt: [] }];
+    await expect(dns.backend.loadAll(bulk)).rejects.toThrow(TypeError);
+    expect((await queryDns(server, name, 'A')).answers.map(rdataText)).toEqual(['198.51.100.44']);
   });
 
   it('counts queries and answers by rcode', () => {
@@ -185,5 +193,62 @@ describe('embedded DNS server', () => {
     expect(s.answers.NOERROR).toBeGreaterThan(0);
     expect(s.answers.NXDOMAIN).toBeGreaterThan(0);
     expect(s.cacheHits).toBeGreaterThan(0);
+  });
+
+  it('serves on IPv6 loopback too', async () => {
+    const v6 = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '::1', port: 0 } });
+    try {
+      await v6.backend.putDevice({ id: D1, ipv4: null, ipv6: '2001:db8::1', lan: null, acmeTxt: [] });
+      const a = v6.address();
+      expect((await queryDns({ host: '::1', port: a.udpPort }, `${D1}.${ZONE}`, 'AAAA')).answers.map(rdataText)).toEqual(['2001:db8::1']);
+      expect((await queryDns({ host: '::1', port: a.tcpPort }, `${D1}.${ZONE}`, 'AAAA', { tcp: true })).answers.map(rdataText)).toEqual(['2001:db8::1']);
+    } finally {
+      await v6.close();
+    }
+  });
+
+  it('bounds how many TCP connections are open, and closes idle ones', async () => {
+    // Idle timeout far above the 3 s wait: a close of the third connection can only be the bound.
+    const bounded = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, tcpMaxConnections: 2, tcpIdleTimeoutMs: 60_000 });
+    const idling = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, tcpIdleTimeoutMs: 100 });
+    const sockets: Array<ReturnType<typeof connect>> = [];
+    const closed = (s: ReturnType<typeof connect>) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('not closed by the server')), 3000);
+        s.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    const open = async (port: number) => {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => {});
+      sockets.push(s);
+      await new Promise<void>((r) => s.on('connect', () => r()));
+      return s;
+    };
+    try {
+      const a = await open(bounded.address().tcpPort);
+      await open(bounded.address().tcpPort);
+      await closed(await open(bounded.address().tcpPort));
+      const reply = await new Promise<dnsPacket.DecodedPacket>((resolve) => {
+        a.on('data', tcpMessageReader((m) => resolve(dnsPacket.decode(m))));
+        a.write(frameTcp(buildQuery(5, `${D1}.${ZONE}`, 'A')));
+      });
+      expect([reply.id, a.destroyed]).toEqual([5, false]);
+      await closed(await open(idling.address().tcpPort));
+    } finally {
+      for (const s of sockets) s.destroy();
+      await bounded.close();
+      await idling.close();
+    }
+  });
+
+  it('parses --ns specs', () => {
+    expect(parseNameserverSpec('NS1.dyn.example.net.=192.0.2.53,2001:db8::53')).toEqual({ name: 'ns1.dyn.example.net', ipv4: '192.0.2.53', ipv6: '2001:db8::53' });
+    expect(parseNameserverSpec('ns.example.org')).toEqual({ name: 'ns.example.org' });
+    for (const bad of ['', '=1.2.3.4', 'ns1=1.2.3', 'ns1=192.0.2.1,192.0.2.2', 'a b=192.0.2.1', 'ns=1.2.3.4=5']) {
+      expect(() => parseNameserverSpec(bad)).toThrow(expect.objectContaining({ code: 'NG_USAGE' }));
+    }
   });
 });

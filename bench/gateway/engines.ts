@@ -1,0 +1,81 @@
+/**
+ * Alternative proxy engines for the gateway benchmark, each doing the same work as the gateway's
+ * hot path (token check with TokenService, macaroon injection from the LND dir, pinned upstream TLS):
+ * - `https-agent`: node:https server + node:https.request with a keep-alive Agent (no undici)
+ * - `fastify-undici`: fastify route + the same undici Pool (fastify on the hot path)
+ * Run: node bin/run-ts.js bench/gateway/engines.ts MODE DATA_DIR PORT LND_URL LND_DIR
+ */
+import { createServer as createHttpsServer, request as httpsRequest, Agent } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { TokenService, tokenFromHeaders } from '../../gateway/auth/tokens.ts';
+import { LndUpstream } from '../../gateway/proxy/lnd-upstream.ts';
+import { upstreamRequestHeaders, clientResponseHeaders } from '../../gateway/proxy/headers.ts';
+
+const [mode, dataDir, portText, lndUrl, lndDir] = process.argv.slice(2);
+if (!mode || !dataDir || !portText || !lndUrl || !lndDir) {
+  process.stderr.write('usage: engines.ts MODE DATA_DIR PORT LND_URL LND_DIR\n');
+  process.exit(2);
+}
+const certPem = readFileSync(join(dataDir, 'bench-cert.pem'), 'utf8');
+const keyPem = readFileSync(join(dataDir, 'bench-key.pem'), 'utf8');
+const tokens = await TokenService.open(dataDir);
+const upstream = new LndUpstream({ restUrl: lndUrl, lndDir, network: 'mainnet', connectTimeoutMs: 5000, headersTimeoutMs: 30_000 });
+const lndCert = readFileSync(join(lndDir, 'tls.cert'), 'utf8');
+const fingerprint = new X509Certificate(lndCert).fingerprint256;
+const origin = new URL(lndUrl);
+
+async function authorize(req: IncomingMessage): Promise<Record<string, string | string[]> | undefined> {
+  const token = tokenFromHeaders(req.headers.authorization, req.headers['grpc-metadata-macaroon']);
+  if (!token) return undefined;
+  const claims = await tokens.verify(token);
+  const headers = upstreamRequestHeaders(req.headers, true);
+  headers['grpc-metadata-macaroon'] = upstream.macaroonHex(claims.scope);
+  return headers;
+}
+
+function fail(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'content-length': 0 });
+  res.end();
+}
+
+if (mode === 'https-agent') {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: lndCert, checkServerIdentity: (_h, c) => (c.fingerprint256 === fingerprint ? undefined : new Error('pin')) });
+  const server = createHttpsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+    authorize(req).then(
+      (headers) => {
+        if (!headers) return fail(res, 401);
+        const up = httpsRequest({ host: origin.hostname, port: Number(origin.port), method: req.method, path: req.url, headers, agent }, (ures) => {
+          res.writeHead(ures.statusCode ?? 502, clientResponseHeaders(ures.headers));
+          ures.pipe(res);
+        });
+        up.on('error', () => fail(res, 502));
+        req.pipe(up);
+      },
+      () => fail(res, 401),
+    );
+  });
+  server.listen(Number(portText), '127.0.0.1', () => process.stdout.write('engine ready\n'));
+} else if (mode === 'fastify-undici') {
+  const app = Fastify({ logger: false, https: { cert: certPem, key: keyPem, minVersion: 'TLSv1.2' } });
+  app.all('/*', async (request, reply) => {
+    let headers: Record<string, string | string[]> | undefined;
+    try {
+      headers = await authorize(request.raw);
+    } catch {
+      headers = undefined;
+    }
+    if (!headers) return reply.code(401).send();
+    const r = await upstream.dispatcher().request({ origin: upstream.origin, method: 'GET', path: request.url, headers });
+    reply.code(r.statusCode).headers(clientResponseHeaders(r.headers));
+    return reply.send(r.body);
+  });
+  await app.listen({ port: Number(portText), host: '127.0.0.1' });
+  process.stdout.write('engine ready\n');
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exit(2);
+}

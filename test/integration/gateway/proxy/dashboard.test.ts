@@ -1,0 +1,81 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import WebSocket from 'ws';
+import { startHarness, rawExchange, parseRaw, GW_NAME, type Harness } from '../../../support/gateway-harness.ts';
+
+let h: Harness;
+let cookie: string;
+
+beforeAll(async () => {
+  h = await startHarness();
+  cookie = await h.ownerCookie();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
+  const r = await h.client().request({ method: method, path, headers: { host: GW_NAME, ...headers } });
+  return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
+}
+
+describe('the dashboard behind the owner session', () => {
+  it('without a session, a page request is sent to the owner login (303) and the dashboard sees nothing', async () => {
+    const before = h.dashboard.counts()['/'] ?? 0;
+    const r = await get('/');
+    expect(r.status).toBe(303);
+    expect(r.headers.location).toBe('/_nodegate/login?next=%2F');
+    expect(h.dashboard.counts()['/'] ?? 0).toBe(before);
+  });
+
+  it('without a session, a POST is 401 NG_GW_UNAUTHENTICATED', async () => {
+    const r = await get('/api/info', {}, 'POST');
+    expect(r.status).toBe(401);
+    expect((JSON.parse(r.text) as { error: { code: string } }).error.code).toBe('NG_GW_UNAUTHENTICATED');
+  });
+
+  it('a forged session cookie is treated as no session', async () => {
+    const r = await get('/', { cookie: '__Host-ng_session=forged-value' });
+    expect(r.status).toBe(303);
+  });
+
+  it('with a session, the page arrives with the no-JavaScript notice after <body>', async () => {
+    const r = await get('/', { cookie });
+    expect(r.status).toBe(200);
+    expect(r.text).toMatch(/<body><noscript>.*needs JavaScript.*<\/noscript><main id="app">/s);
+    expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.text));
+    expect(r.headers['strict-transport-security']).toBe('max-age=15552000');
+  });
+
+  it('with a session, JSON passes untouched and the dashboard learns the original host', async () => {
+    const r = await get('/api/info', { cookie });
+    expect(JSON.parse(r.text)).toEqual({ ok: true, host: new URL(h.dashboard.url).host, forwardedHost: GW_NAME });
+  });
+
+  it("passes the dashboard's WebSocket through for the owner", async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${h.port}/ws`, { ca: h.cert.certPem, ...({ servername: GW_NAME } as object), headers: { host: GW_NAME, cookie } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const reply = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString('utf8'))));
+    ws.send('hello');
+    expect(await reply).toBe('echo:hello');
+    ws.close();
+  });
+
+  it('refuses the WebSocket without a session: 401 NG_GW_UNAUTHENTICATED', async () => {
+    const before = h.dashboard.counts()['WS /ws'] ?? 0;
+    const raw = await rawExchange(h, `GET /ws HTTP/1.1\r\nHost: ${GW_NAME}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    const r = parseRaw(raw);
+    expect(r.status).toBe(401);
+    expect((r.json as { error: { code: string } }).error.code).toBe('NG_GW_UNAUTHENTICATED');
+    expect(h.dashboard.counts()['WS /ws'] ?? 0).toBe(before);
+  });
+
+  it('serves the owner pages under /_nodegate with their strict CSP', async () => {
+    const r = await get('/_nodegate/login');
+    expect(r.status).toBe(200);
+    expect(r.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(r.text).toContain('<form');
+  });
+});

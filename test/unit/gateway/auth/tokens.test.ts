@@ -1,0 +1,115 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { stat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TokenService, parseTtl, tokenFromHeaders, DEFAULT_TOKEN_TTL_SECONDS } from '../../../../gateway/auth/tokens.ts';
+import { tempDir } from '../../../support/process.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function service(now: () => number = Date.now) {
+  const dir = await tempDir();
+  cleanups.push(() => dir.remove());
+  return { dir: dir.path, tokens: await TokenService.open(dir.path, { now }) };
+}
+
+describe('TokenService', () => {
+  it('creates the signing key once, 0600, and the same key signs across instances', async () => {
+    const { dir, tokens } = await service();
+    const keyPath = join(dir, 'gateway', 'token-key.jwk');
+    expect((await stat(keyPath)).mode & 0o777).toBe(0o600);
+    const key = await readFile(keyPath, 'utf8');
+    const again = await TokenService.open(dir);
+    expect(await readFile(keyPath, 'utf8')).toBe(key);
+    const created = await tokens.create({ scope: 'invoice', name: 'pos' });
+    expect(await again.verify(created.token)).toMatchObject({ id: created.id, scope: 'invoice', name: 'pos' });
+    expect((await stat(join(dir, 'gateway', 'tokens.json'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('never stores the token itself', async () => {
+    const { dir, tokens } = await service();
+    const created = await tokens.create({ scope: 'admin', name: 'laptop' });
+    const file = await readFile(join(dir, 'gateway', 'tokens.json'), 'utf8');
+    expect(file.includes(created.token)).toBe(false);
+    expect(file.includes(created.token.split('.')[2]!)).toBe(false);
+  });
+
+  it('expires by the injected clock: NG_GW_TOKEN_EXPIRED even for a cached token', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const { tokens } = await service(() => now);
+    const created = await tokens.create({ scope: 'readonly', name: 'w', ttlSeconds: 3600 });
+    expect(created.expiresAt).toBe('2026-01-01T01:00:00.000Z');
+    await tokens.verify(created.token);
+    now += 3600 * 1000;
+    await expect(tokens.verify(created.token)).rejects.toMatchObject({ code: 'NG_GW_TOKEN_EXPIRED', status: 401 });
+  });
+
+  it('default lifetime is one year', async () => {
+    const now = Date.UTC(2026, 0, 1);
+    const { tokens } = await service(() => now);
+    const created = await tokens.create({ scope: 'readonly', name: 'w' });
+    expect(Date.parse(created.expiresAt) - now).toBe(DEFAULT_TOKEN_TTL_SECONDS * 1000);
+  });
+
+  it('revocation by another instance (another process) applies to the next verify', async () => {
+    const { dir, tokens } = await service();
+    const created = await tokens.create({ scope: 'readonly', name: 'w' });
+    await tokens.verify(created.token);
+    const cli = await TokenService.open(dir);
+    await cli.revoke(created.id);
+    await expect(tokens.verify(created.token)).rejects.toMatchObject({ code: 'NG_GW_TOKEN_REVOKED' });
+    expect(tokens.list().find((t) => t.id === created.id)?.revokedAt).toMatch(/^\d{4}-/);
+  });
+
+  it('revoking an unknown id is NG_GW_TOKEN_UNKNOWN', async () => {
+    const { tokens } = await service();
+    await expect(tokens.revoke('nope')).rejects.toMatchObject({ code: 'NG_GW_TOKEN_UNKNOWN' });
+  });
+
+  it('refuses bad names', async () => {
+    const { tokens } = await service();
+    await expect(tokens.create({ scope: 'readonly', name: '  ' })).rejects.toMatchObject({ code: 'NG_USAGE' });
+    await expect(tokens.create({ scope: 'readonly', name: 'a\nb' })).rejects.toMatchObject({ code: 'NG_USAGE' });
+    await expect(tokens.create({ scope: 'readonly', name: 'x'.repeat(65) })).rejects.toMatchObject({ code: 'NG_USAGE' });
+  });
+
+  it('many creators at once keep every token (the list lock)', async () => {
+    const { tokens, dir } = await service();
+    const other = await TokenService.open(dir);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? tokens : other).create({ scope: 'readonly', name: `t${i}` })));
+    expect(tokens.list().length).toBe(10);
+  });
+});
+
+describe('parseTtl', () => {
+  it('reads units', () => {
+    expect(parseTtl('30d')).toBe(30 * 86400);
+    expect(parseTtl('12h')).toBe(43200);
+    expect(parseTtl('45m')).toBe(2700);
+    expect(parseTtl('2w')).toBe(14 * 86400);
+    expect(parseTtl('3600')).toBe(3600);
+  });
+  it.each(['', 'forever', '30 d', '-1d', '10s', '100000d'])('refuses %j with NG_USAGE', (text) => {
+    expect(() => parseTtl(text)).toThrow(expect.objectContaining({ code: 'NG_USAGE' }));
+  });
+});
+
+describe('tokenFromHeaders', () => {
+  it('reads Bearer and hex macaroon headers', () => {
+    expect(tokenFromHeaders('Bearer a.b.c', undefined)).toBe('a.b.c');
+    expect(tokenFromHeaders(undefined, Buffer.from('a.b.c').toString('hex'))).toBe('a.b.c');
+    expect(tokenFromHeaders(undefined, undefined)).toBeUndefined();
+  });
+  it.each([
+    ['Basic Zm9vOmJhcg==', undefined],
+    ['Bearer  a.b.c', undefined],
+    [undefined, 'zz'],
+    [undefined, 'abc'],
+    [undefined, '0201036c6e640258030a10'],
+    [undefined, ['aa', 'bb']],
+  ])('refuses %j / %j with NG_GW_TOKEN_INVALID', (auth, mac) => {
+    expect(() => tokenFromHeaders(auth, mac)).toThrow(expect.objectContaining({ code: 'NG_GW_TOKEN_INVALID', status: 401 }));
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../../support/process.ts';
+import { loadNodeConfig, startNode } from '../../../gateway/node.ts';
+import { createLogger } from '../../../core/log.ts';
+import { isNodegateError } from '../../../core/errors.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- config.json read back as plain JSON
+type Json = Record<string, any>;
+
+const run = promisify(execFile);
+const dirs: Array<{ remove(): Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => d.remove()));
+});
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['bin/nodegate.js', ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('nodegate init --tor-only', () => {
+  it('writes a config with nothing clearnet: no registry, no ACME, no router traffic, loopback listener', async () => {
+    const d = await tempDir();
+    dirs.push(d);
+    const r = await cli(['init', '--data', d.path, '--tor-only', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { torOnly: boolean; name: unknown; onion: string };
+    expect(out.torOnly).toBe(true);
+    expect(out.name).toBeNull();
+    expect(out.onion).toMatch(/^[a-z2-7]{56}\.onion$/);
+    const config = JSON.parse(await readFile(join(d.path, 'config.json'), 'utf8')) as Json;
+    expect(config.registry).toBeUndefined();
+    expect(config.acme).toBeUndefined();
+    expect(config.reachability).toMatchObject({ enabled: false, portMapping: false, router: 'none' });
+    expect(config.tor).toMatchObject({ enabled: true, torOnly: true });
+    expect(config.gateway.listeners).toEqual([{ listen: '127.0.0.1:8443', route: 'auto' }]);
+    // Running init again keeps the onion address.
+    const again = JSON.parse((await cli(['init', '--data', d.path, '--tor-only', '--json'])).stdout) as { onion: string };
+    expect(again.onion).toBe(out.onion);
+  });
+
+  it('refuses --tor-only together with --registry (exit 2)', async () => {
+    const d = await tempDir();
+    dirs.push(d);
+    const r = await cli(['init', '--data', d.path, '--tor-only', '--registry', 'http://127.0.0.1:1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('[NG_USAGE]');
+  });
+});
+
+describe('startNode', () => {
+  it('refuses a Tor-only config whose listener is reachable without tor, before starting anything', async () => {
+    const d = await tempDir();
+    dirs.push(d);
+    expect((await cli(['init', '--data', d.path, '--tor-only'])).code).toBe(0);
+    const path = join(d.path, 'config.json');
+    const config = JSON.parse(await readFile(path, 'utf8')) as Json;
+    config.gateway.listeners = [{ listen: '0.0.0.0:8443', route: 'auto' }];
+    await writeFile(path, JSON.stringify(config));
+    const err = await startNode({ dataDir: d.path, logger: createLogger({ level: 'silent' }) }).catch((e: unknown) => e);
+    expect(isNodegateError(err, 'NG_CONFIG_INVALID')).toBe(true);
+  });
+
+  it('names an unknown config section instead of ignoring it', async () => {
+    const d = await tempDir();
+    dirs.push(d);
+    expect((await cli(['init', '--data', d.path, '--tor-only'])).code).toBe(0);
+    const path = join(d.path, 'config.json');
+    const config = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    config.reachabilty = {};
+    await writeFile(path, JSON.stringify(config));
+    const err = await loadNodeConfig(d.path).catch((e: unknown) => e);
+    expect(isNodegateError(err, 'NG_CONFIG_INVALID')).toBe(true);
+    expect((err as Error).message).toContain('"reachabilty"');
+  });
+});
