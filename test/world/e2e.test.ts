@@ -14,7 +14,7 @@
  *      the dashboard down too), and restarted; after each restart the name, the certificate
  *      (verifying against pebble's root), the tokens (one reaches LND, a revoked one stays revoked),
  *      the device key, the token list and the registry's records are intact; at the end the owner
- *      logs in again, finds LND locked and unlocks it.
+ *      logs in again, finds LND locked, unlocks it, and opens the dashboard (its WebSocket too).
  * Tor: the node runs its managed tor (killed with it at every cut) against a private network with no
  * reachable authority (see OFFLINE_TORRC), so the onion key and address are checked after every cut,
  * not the onion's publication (the demo and test/integration/tor cover that on loopback).
@@ -497,6 +497,12 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
       expect(await page.locator('#lnd-alias').textContent()).toBe(ALIAS);
       expect(await page.locator('main').textContent(), 'the owner page shows the same onion address').toContain(onion.replace(/\.onion$/, ''));
       await page.screenshot({ path: join(SCREENSHOTS, 'e2e-5-after-power-cuts.png'), fullPage: true });
+      // the node's dashboard (restarted with LND) behind the owner login, its WebSocket through the gateway
+      await page.goto(`${base}/`, { timeout: 15_000 });
+      expect(page.url()).toBe(`${base}/`);
+      await expect.poll(() => page.locator('#app').getAttribute('data-echo'), { timeout: 10_000 }).toBe('echo:ping');
+      expect(await page.locator('#app').textContent()).toBe('Dashboard ready');
+      await page.screenshot({ path: join(SCREENSHOTS, 'e2e-6-dashboard.png'), fullPage: true });
     } finally {
       await ctx.close();
     }
