@@ -152,6 +152,14 @@ export async function createE2eWorld(): Promise<E2eWorld> {
       processes.clear();
       for (const n of created.reverse()) {
         try {
+          // anything still running in a namespace of ours (a child a killed process left behind)
+          for (const pid of run('ip', ['netns', 'pids', n]).split('\n').map(Number).filter((p) => p > 0)) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // exited meanwhile
+            }
+          }
           run('ip', ['netns', 'del', n]);
         } catch (err) {
           errors.push(err);
