@@ -5,12 +5,12 @@
 import { type Command, parseCommandArgs, parseHostPort, resolveDataDir, untilAborted } from '../../core/cli.ts';
 import { NodegateError } from '../../core/errors.ts';
 import { isIPv4, isIPv6 } from 'node:net';
-import { DEFAULT_API, DEFAULT_DNS, startRegistry, type NameserverOption, type StartRegistryOptions } from './main.ts';
+import { DEFAULT_API, DEFAULT_DNS, DEFAULT_STUN_PORT, startRegistry, type NameserverOption, type StartRegistryOptions } from './main.ts';
 
 const USAGE = `usage: nodegate registry --zone Z --data DIR [--api HOST:PORT] [--dns HOST:PORT] [--ns NAME=IP]...
                          [--allow-address CIDR]... [--enrollment-token TOKEN]... [--probe-ca FILE]
                          [--backend embedded|rfc2136 --rfc2136 HOST:PORT --tsig NAME:ALG:SECRET]
-                         [--trust-proxy ADDRESS]...
+                         [--trust-proxy ADDRESS]... [--stun HOST:PORT|off]
 
   --zone Z                 zone devices are named under (<id>.Z)
   --data DIR               registry database directory (or NODEGATE_DATA)
@@ -24,6 +24,8 @@ const USAGE = `usage: nodegate registry --zone Z --data DIR [--api HOST:PORT] [-
   --rfc2136 HOST:PORT      that server
   --tsig NAME:ALG:SECRET   its TSIG key (ALG e.g. hmac-sha256, SECRET base64)
   --trust-proxy ADDRESS    take the client address from X-Forwarded-For when the peer is this proxy
+  --stun HOST:PORT|off     the STUN echo nodes use to see their address change within seconds
+                           (default: the API's host, port ${DEFAULT_STUN_PORT}; off to run none)
 `;
 
 function parseNameserver(value: string): NameserverOption {
@@ -62,6 +64,7 @@ export const command: Command = {
         rfc2136: { type: 'string' },
         tsig: { type: 'string' },
         'trust-proxy': { type: 'string', multiple: true },
+        stun: { type: 'string' },
       },
       USAGE,
     );
@@ -74,10 +77,13 @@ export const command: Command = {
     } else if (values.backend !== undefined && values.backend !== 'embedded') {
       throw new NodegateError('NG_USAGE', `--backend is embedded or rfc2136, got "${values.backend}".\n\n${USAGE}`);
     }
+    const api = values.api ? parseHostPort(values.api, '--api') : DEFAULT_API;
+    const stun = values.stun === 'off' ? undefined : values.stun ? parseHostPort(values.stun, '--stun') : { host: api.host, port: DEFAULT_STUN_PORT };
     const registry = await startRegistry({
       zone: values.zone,
       dataDir,
-      api: values.api ? parseHostPort(values.api, '--api') : DEFAULT_API,
+      api,
+      ...(stun ? { stun } : {}),
       dns: values.dns ? parseHostPort(values.dns, '--dns') : DEFAULT_DNS,
       ...(values.ns ? { nameservers: values.ns.map(parseNameserver) } : {}),
       allowAddresses: values['allow-address'] ?? [],
@@ -88,7 +94,8 @@ export const command: Command = {
     });
     try {
       const dns = registry.dnsAddress;
-      io.stdout.write(`registry ready: api=${registry.apiUrl} dns=${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port} zone=${registry.zone}\n`);
+      const stunText = registry.stunAddress ? ` stun=${registry.stunAddress.host}:${registry.stunAddress.port}` : '';
+      io.stdout.write(`registry ready: api=${registry.apiUrl} dns=${dns.host.includes(':') ? `[${dns.host}]` : dns.host}:${dns.port} zone=${registry.zone}${stunText}\n`);
       await untilAborted(io.signal);
     } finally {
       await registry.close();

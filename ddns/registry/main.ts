@@ -20,6 +20,7 @@ import { Publisher } from './publisher.ts';
 import { GroupCommitter, KeyedMutex } from './group-commit.ts';
 import { buildApi, recordSetOf, type RegistryContext } from './api.ts';
 import { acmeRecordSet } from './acmedns.ts';
+import { startStunServer } from './stun.ts';
 
 /** The registry database below --data. */
 export const REGISTRY_DB_FILE = 'registry.sqlite';
@@ -27,6 +28,8 @@ export const REGISTRY_DB_FILE = 'registry.sqlite';
 export const STARTUP_PUBLISH_CONCURRENCY = 16;
 /** Default API listener. */
 export const DEFAULT_API = { host: '127.0.0.1', port: 8053 };
+/** STUN's registered port (RFC 5389 §18.4): where nodes look for the echo by default. */
+export const DEFAULT_STUN_PORT = 3478;
 /** Default DNS listener (UDP and TCP). */
 export const DEFAULT_DNS = { host: '127.0.0.1', port: 5300 }; // not 5353: mDNS daemons hold that one
 
@@ -71,6 +74,12 @@ export interface StartRegistryOptions {
   probeCa?: string;
   /** fastify trustProxy: trust X-Forwarded-For from these proxies. Default false. */
   trustProxy?: boolean | string | string[];
+  /**
+   * The STUN binding echo nodes ask every few seconds to see their public address change
+   * (ddns/registry/stun.ts, RFC 5389). Off when absent; `nodegate registry` runs it on the API's
+   * host, port {@link DEFAULT_STUN_PORT}, unless told otherwise.
+   */
+  stun?: HostPort;
   /** Per-source rate limits. Default {@link DEFAULT_RATE_LIMITS}. */
   rateLimits?: Partial<RateLimits>;
   logger?: Logger;
@@ -83,6 +92,8 @@ export interface RunningRegistry {
   apiUrl: string;
   /** Where the embedded DNS answers (UDP and TCP), or the RFC 2136 server. */
   dnsAddress: HostPort;
+  /** Where the STUN echo answers, when it runs. */
+  stunAddress?: HostPort;
   zone: string;
   store: RegistryStore;
   publisher: Publisher;
@@ -226,6 +237,15 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     } catch (err) {
       throw new NodegateError('NG_USAGE', `The API cannot listen on ${apiListen.host}:${apiListen.port} (${messageOf(err)}); choose another --api HOST:PORT.`, { cause: err });
     }
+    let stunAddress: HostPort | undefined;
+    if (opts.stun) {
+      const stunListen = opts.stun;
+      const stun = await startStunServer({ host: stunListen.host, port: stunListen.port }).catch((err: unknown) => {
+        throw new NodegateError('NG_USAGE', `The STUN echo cannot listen on ${stunListen.host}:${stunListen.port} (${messageOf(err)}); choose another --stun HOST:PORT.`, { cause: err });
+      });
+      cleanups.push(() => stun.close());
+      stunAddress = { host: stunListen.host, port: stun.port };
+    }
     const address = app.server.address();
     const apiPort = typeof address === 'object' && address ? address.port : apiListen.port;
     const apiUrl = formatUrl({ host: apiListen.host, port: apiPort });
@@ -233,6 +253,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     return {
       apiUrl,
       dnsAddress,
+      ...(stunAddress ? { stunAddress } : {}),
       zone,
       store,
       publisher,

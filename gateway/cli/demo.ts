@@ -29,7 +29,7 @@ the gateway with a DNS-01 certificate, and an onion service on a private Tor net
 Ctrl-C stops everything.`;
 
 /** Fixed loopback ports, so the printed lines stay true across runs. */
-export const DEMO_PORTS = { registryApi: 18053, registryDns: 15353, gateway: 18443, lnd: 18080, dashboard: 18000 } as const;
+export const DEMO_PORTS = { registryApi: 18053, registryDns: 15353, registryStun: 13478, gateway: 18443, lnd: 18080, dashboard: 18000 } as const;
 export const DEMO_ZONE = 'nodes.nodegate.test';
 const LOOPBACK = '127.0.0.1';
 /** tor's bootstrap plus the first descriptor upload on the private network; generous for a loaded CI machine. */
@@ -65,12 +65,13 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   await mkdir(root, { recursive: true, mode: 0o700 });
 
   try {
-    progress(`registry: API http://${LOOPBACK}:${DEMO_PORTS.registryApi}, DNS ${LOOPBACK}:${DEMO_PORTS.registryDns} (zone ${DEMO_ZONE})`);
+    progress(`registry: API http://${LOOPBACK}:${DEMO_PORTS.registryApi}, DNS ${LOOPBACK}:${DEMO_PORTS.registryDns}, STUN ${LOOPBACK}:${DEMO_PORTS.registryStun} (zone ${DEMO_ZONE})`);
     const registry = await startRegistry({
       zone: DEMO_ZONE,
       dataDir: join(root, 'registry'),
       api: { host: LOOPBACK, port: DEMO_PORTS.registryApi },
       dns: { host: LOOPBACK, port: DEMO_PORTS.registryDns },
+      stun: { host: LOOPBACK, port: DEMO_PORTS.registryStun },
       allowAddresses: ['127.0.0.0/8'],
       logger: logger.child({ part: 'registry' }),
     });
@@ -123,6 +124,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       '--router', 'none',
       '--no-port-mapping',
       '--registry-dns', `${LOOPBACK}:${DEMO_PORTS.registryDns}`,
+      '--stun', `${LOOPBACK}:${DEMO_PORTS.registryStun}`,
       '--no-cert',
       ...(network ? ['--tor', ...network.torrcLines.flatMap((l) => ['--tor-torrc', l])] : []),
     ];

@@ -46,8 +46,9 @@ export class LndUpstream {
   readonly origin: string;
   readonly #options: LndUpstreamOptions;
   readonly #now: () => number;
-  #pool: Pool;
-  #cert: CachedFile;
+  /** Undefined until LND's tls.cert could be read: the gateway starts (and serves its owner pages) before LND. */
+  #pool: Pool | undefined;
+  #cert: CachedFile | undefined;
   readonly #macaroons = new Map<Scope, CachedFile>();
   readonly #retired = new Set<Pool>();
 
@@ -57,8 +58,21 @@ export class LndUpstream {
     this.origin = url.origin;
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#cert = this.#readCert();
-    this.#pool = this.#makePool(this.#cert.value);
+    try {
+      this.#load();
+    } catch {
+      // LND is not there yet (first boot, LND still creating its cert): every call retries, and
+      // answers 502 NG_GW_UPSTREAM_TLS until it can.
+    }
+  }
+
+  #load(): { pool: Pool; cert: CachedFile } {
+    if (this.#pool && this.#cert) return { pool: this.#pool, cert: this.#cert };
+    const cert = this.#readCert();
+    const pool = this.#makePool(cert.value);
+    this.#cert = cert;
+    this.#pool = pool;
+    return { pool, cert };
   }
 
   get #certPath(): string {
@@ -96,28 +110,32 @@ export class LndUpstream {
   }
 
   /** Swaps the pool when LND's tls.cert changed on disk (checked at most once a second). */
-  #maybeReloadCert(): void {
+  #maybeReloadCert(): { pool: Pool; cert: CachedFile } {
+    const current = this.#load();
     const now = this.#now();
-    if (now - this.#cert.checkedAt < FILE_RECHECK_MS) return;
-    this.#cert.checkedAt = now;
+    if (now - current.cert.checkedAt < FILE_RECHECK_MS) return current;
+    current.cert.checkedAt = now;
     try {
       const st = statSync(this.#certPath);
-      if (st.mtimeMs === this.#cert.mtimeMs && st.ino === this.#cert.ino) return;
+      if (st.mtimeMs === current.cert.mtimeMs && st.ino === current.cert.ino) return current;
       const next = this.#readCert();
-      if (next.value === this.#cert.value) {
+      if (next.value === current.cert.value) {
         this.#cert = next;
-        return;
+        return { pool: current.pool, cert: next };
       }
-      const old = this.#pool;
+      const old = current.pool;
+      const pool = this.#makePool(next.value);
       this.#cert = next;
-      this.#pool = this.#makePool(next.value);
+      this.#pool = pool;
       this.#retired.add(old);
       old.close().then(
         () => this.#retired.delete(old),
         () => this.#retired.delete(old),
       );
+      return { pool, cert: next };
     } catch {
       // keep the old pinned cert: a missing or torn file during LND's rewrite is transient
+      return current;
     }
   }
 
@@ -145,14 +163,12 @@ export class LndUpstream {
 
   /** The pinned-cert pool for proxying. */
   dispatcher(): Pool {
-    this.#maybeReloadCert();
-    return this.#pool;
+    return this.#maybeReloadCert().pool;
   }
 
   /** The pinned certificate (PEM), for WebSocket connections made outside the pool. */
   certPem(): string {
-    this.#maybeReloadCert();
-    return this.#cert.value;
+    return this.#maybeReloadCert().cert.value;
   }
 
   /** Wallet state from /v1/state (needs no macaroon). */
@@ -242,12 +258,12 @@ export class LndUpstream {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.#pool.close(), ...[...this.#retired].map((p) => p.close())]);
+    await Promise.allSettled([this.#pool?.close(), ...[...this.#retired].map((p) => p.close())]);
   }
 
   /** Cuts every upstream connection now (graceful stop's deadline passed). */
   async destroy(): Promise<void> {
-    await Promise.allSettled([this.#pool.destroy(), ...[...this.#retired].map((p) => p.destroy())]);
+    await Promise.allSettled([this.#pool?.destroy(), ...[...this.#retired].map((p) => p.destroy())]);
   }
 }
 

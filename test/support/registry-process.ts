@@ -15,7 +15,9 @@ export interface RegistryProcess {
 
 /** Starts `node bin/nodegate.js registry ARGS` and waits for its ready line. */
 export async function startRegistryProcess(args: string[]): Promise<RegistryProcess> {
-  const proc = startProcess(process.execPath, ['bin/nodegate.js', 'registry', ...args], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
+  // A STUN echo on a free port unless the test names one: the default (3478) may be taken.
+  const stun = args.includes('--stun') ? [] : ['--stun', '127.0.0.1:0'];
+  const proc = startProcess(process.execPath, ['bin/nodegate.js', 'registry', ...args, ...stun], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
   try {
     const line = await proc.waitFor(/registry ready: api=\S+ dns=\S+ zone=\S+/, 30_000);
     const m = /api=(\S+) dns=(\S+):(\d+) zone=/.exec(line)!;

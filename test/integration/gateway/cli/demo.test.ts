@@ -151,5 +151,5 @@ describe('nodegate demo (npm start)', () => {
     expect(field(again.output(), 'device name')).toBe(name);
     expect(await readFile(join(dir.path, 'node', 'tor', 'onion-key.json'), 'utf8')).toBe(onionKeyBefore);
     await stopDemo(again);
-  });
+  }, 2 * DEMO_READY_MS + 60_000);
 });
