@@ -32,11 +32,12 @@ import { t } from '../../gateway/ui/i18n.ts';
 import { loadOrCreateOnionKey } from '../../tor/onion.ts';
 import type { RunningProcess } from '../support/process.ts';
 import { createE2eWorld, ISP_ADDRESS, NODE_ADDRESS, type E2eWorld } from './e2e-world.ts';
+import { screenshotDir } from '../support/screenshots.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const NODEGATE = join(REPO, 'bin/nodegate.js');
 const RUN_TS = join(REPO, 'bin/run-ts.js');
-const SCREENSHOTS = join(REPO, 'docs/screenshots');
+const SCREENSHOTS = screenshotDir(); // docs/screenshots with NODEGATE_UPDATE_SCREENSHOTS=1
 const ZONE = 'home.test';
 const REGISTRY_URL = `http://${ISP_ADDRESS}:8053`;
 const REGISTRY_DNS = `${ISP_ADDRESS}:53`;

@@ -18,6 +18,7 @@ import { t, type Lang } from '../../../../gateway/ui/i18n.ts';
 import { TokenService } from '../../../../gateway/auth/tokens.ts';
 import { isNodegateError } from '../../../../core/errors.ts';
 import { ownerDepsOver, startLockedLnd, type LndBackend } from './owner-backend.ts';
+import { screenshotDir } from '../../../support/screenshots.ts';
 
 const CERT_PEM = readFileSync(new URL('../../../fixtures/ui/owner-pages.cert.pem', import.meta.url), 'utf8');
 const KEY_PEM = readFileSync(new URL('../../../fixtures/ui/owner-pages.key.pem', import.meta.url), 'utf8');
@@ -26,7 +27,7 @@ const OWNER_PASSWORD = 'owner password for tests';
 const WALLET_PASSWORD = 'wallet-secret-7Qx';
 const ALIAS = 'satoshi-at-home';
 const PHONE = { width: 390, height: 844 };
-const SCREENSHOTS = new URL('../../../../docs/screenshots/', import.meta.url).pathname;
+const SCREENSHOTS = screenshotDir(); // docs/screenshots with NODEGATE_UPDATE_SCREENSHOTS=1
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let dataDir: string;

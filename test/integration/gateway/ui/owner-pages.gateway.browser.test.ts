@@ -12,11 +12,12 @@ import { chromium, type Browser, type Page, type Locator } from 'playwright-core
 import { startHarness, GW_NAME, type Harness } from '../../../support/gateway-harness.ts';
 import { OwnerAuth } from '../../../../gateway/auth/owner.ts';
 import { t } from '../../../../gateway/ui/i18n.ts';
+import { screenshotDir } from '../../../support/screenshots.ts';
 
 const OWNER_PASSWORD = 'owner password for tests';
 const WALLET_PASSWORD = 'correct horse battery staple'; // the simulator's default
 const PHONE = { width: 390, height: 844 };
-const SCREENSHOTS = new URL('../../../../docs/screenshots/', import.meta.url).pathname;
+const SCREENSHOTS = screenshotDir(); // docs/screenshots with NODEGATE_UPDATE_SCREENSHOTS=1
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let authDir: string;
