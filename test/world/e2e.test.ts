@@ -247,7 +247,7 @@ beforeAll(async () => {
   const runTs = (ns: string, script: string, args: string[]) => world.spawn(ns, process.execPath, [RUN_TS, join(REPO, script), ...args]);
 
   // the internet: registry (DNS on :53) + STUN, and pebble asking the registry's DNS for DNS-01
-  const registry = runTs(world.ns.isp, 'test/world/e2e-internet-runner.ts', [ISP_ADDRESS, join(tmp, 'registry')]);
+  const registry = runTs(world.ns.isp, 'test/world/registry-runner.ts', [ISP_ADDRESS, join(tmp, 'registry'), '53']);
   const apiKey = join(tmp, 'pebble-api.key');
   const apiCert = join(tmp, 'pebble-api.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', apiKey, '-out', apiCert,

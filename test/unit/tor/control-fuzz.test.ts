@@ -7,21 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { ReplyParser, TorControl, parseArguments, parseEvent } from '../../../tor/control.ts';
 import { NodegateError } from '../../../core/errors.ts';
+import { prng } from '../../support/fuzz.ts';
 
 const CASES = 3000;
 const CLIENT_CASES = 200;
 
-/** Small deterministic PRNG (mulberry32) so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   '250 OK\r\n',

@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodegateError } from '../../../../core/errors.ts';
 import { NatPmpMapper, NATPMP_PORT, parseAddressReply, parseMapReply } from '../../../../ddns/client/natpmp.ts';
-import { fuzzBuffers } from './fuzz.ts';
+import { fuzzBuffers } from '../../../support/fuzz.ts';
 
 const addressReply = (epoch: number, addr = [198, 51, 100, 2], result = 0) => {
   const b = Buffer.alloc(12);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { NodegateError } from '../../../../core/errors.ts';
 import { buildMapRequest, parseMapReply } from '../../../../ddns/client/pcp.ts';
-import { fuzzBuffers } from './fuzz.ts';
+import { fuzzBuffers } from '../../../support/fuzz.ts';
 
 function reply(nonce: Buffer, result = 0, ext = [198, 51, 100, 2]): Buffer {
   const b = Buffer.alloc(60);

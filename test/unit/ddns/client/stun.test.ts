@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NodegateError } from '../../../../core/errors.ts';
 import { parseBindingResponse, stunBinding } from '../../../../ddns/client/stun.ts';
 import { startStunServer, stunAnswer, type StunServer } from '../../../../ddns/registry/stun.ts';
-import { fuzzBuffers } from './fuzz.ts';
+import { fuzzBuffers } from '../../../support/fuzz.ts';
 
 function request(tid: Buffer): Buffer {
   const b = Buffer.alloc(20);

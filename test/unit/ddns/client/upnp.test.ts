@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodegateError } from '../../../../core/errors.ts';
 import { findIgdService, parseSoapResponse, parseSsdpResponse, UpnpMapper, xmlTexts } from '../../../../ddns/client/upnp.ts';
-import { fuzzBuffers, prng } from './fuzz.ts';
+import { fuzzBuffers, prng } from '../../../support/fuzz.ts';
 
 const SSDP_OK = Buffer.from(
   'HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: http://192.168.1.1:5000/rootDesc.xml\r\n\r\n',

@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { buildQuery, frameTcp, queryDns, rdataText, tcpMessageReader } from '../../../../../ddns/dns-client.ts';
 import { startEmbeddedDns, type EmbeddedDns } from '../../../../../ddns/registry/dns/server.ts';
+import { prng } from '../../../../support/fuzz.ts';
 
 const ZONE = 'dyn.example.net';
 const D1 = 'aaaabbbbccccdddd';
@@ -23,17 +24,6 @@ const KNOWN = new Set(['198.51.100.7', '2001:db8::7', '192.168.1.10', '"tok-one"
 
 let dns: EmbeddedDns;
 
-/** mulberry32: a small seeded PRNG so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.NODEGATE_FUZZ_SEED ?? 20261124);
 const rnd = prng(SEED);

@@ -1,4 +1,4 @@
-/** A small seeded PRNG (mulberry32) so fuzz failures reproduce. */
+/** Fuzzing helpers shared by the parsers' fuzz tests. A small seeded PRNG (mulberry32) so failures reproduce. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
