@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createHmac } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_LINE_BYTES, ReplyParser, TorControl, parseArguments, parseControlTarget, parseEvent, quoteString, readQuotedString, type ControlReply } from '../../../tor/control.ts';
@@ -234,8 +234,14 @@ describe('authentication (§3.5, §3.21, §3.24)', () => {
     });
   }
 
+  const cookieDirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(cookieDirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
   async function cookieFile(content: Buffer): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'nodegate-cookie-'));
+    cookieDirs.push(dir);
     const path = join(dir, 'control_auth_cookie');
     await writeFile(path, content);
     return path;

@@ -23,7 +23,7 @@ const DEMO_STOP_MS = 15_000;
 const running: RunningProcess[] = [];
 const dirs: Array<{ remove(): Promise<void> }> = [];
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.stop()));
+  await Promise.all(running.map((p) => p.stop(DEMO_STOP_MS * 2))); // the demo stops its own children first
   await Promise.all(dirs.map((d) => d.remove()));
 });
 
