@@ -29,6 +29,8 @@ const INITIAL_VOTING_INTERVAL_S = 10;
 const VOTING_INTERVAL_S = 20;
 /** Bounded waits. */
 const CONSENSUS_TIMEOUT_MS = 120_000; // ~11–23 s on a quiet machine; minutes only under heavy CPU contention
+/** A relay still missing from the consensus this long after launch gets a SIGHUP (descriptor re-upload). */
+const NUDGE_AFTER_MS = 25_000;
 const CLIENT_BOOTSTRAP_TIMEOUT_MS = 90_000;
 const POLL_MS = 250;
 
@@ -185,6 +187,8 @@ export async function startTorNetwork(options: { relays?: number } = {}): Promis
     ];
     const started = Date.now();
     const authority = await startNode('auth', voting, authOr);
+    // Relays upload their descriptors at once: let the authority's directory port be open first.
+    await authority.process.waitFor(/Opened Directory listener/, 20_000);
     const relays: TorNode[] = [];
     for (const nick of relayNicks) relays.push(await startNode(nick, [], await freePort()));
 
@@ -195,15 +199,29 @@ export async function startTorNetwork(options: { relays?: number } = {}): Promis
     await authControl.authenticate();
     const deadline = Date.now() + CONSENSUS_TIMEOUT_MS;
     const want = relayCount + 1;
+    let nextNudge = Date.now() + NUDGE_AFTER_MS;
     for (;;) {
       let ready = 0;
+      const usable = new Set<string>();
       try {
         const ns = (await authControl.getInfo(['ns/all']))['ns/all'] ?? '';
-        ready = ns.split('\n').filter((l) => l.startsWith('s ') && l.includes('Stable') && l.includes('HSDir') && l.includes('Running')).length;
+        let nick = '';
+        for (const line of ns.split('\n')) {
+          if (line.startsWith('r ')) nick = line.split(' ')[1] ?? '';
+          else if (line.startsWith('s ') && line.includes('Stable') && line.includes('HSDir') && line.includes('Running')) usable.add(nick);
+        }
+        ready = usable.size;
       } catch {
         ready = 0; // no consensus yet: tor answers 551
       }
       if (ready >= want) break;
+      if (Date.now() > nextNudge) {
+        // A relay whose first descriptor upload or reachability test missed the early votes can
+        // sit out for minutes (seen on a loaded CI machine: 3 of 4 after 120 s). SIGHUP makes a
+        // relay rebuild and upload its descriptor now.
+        for (const relay of relays) if (!usable.has(relay.nickname)) relay.process.child.kill('SIGHUP');
+        nextNudge = Date.now() + NUDGE_AFTER_MS;
+      }
       if (Date.now() > deadline) throw new Error(`tor-network: consensus did not list ${want} usable relays within ${CONSENSUS_TIMEOUT_MS} ms (have ${ready}).\n${authority.process.output().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
