@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { queryDns } from '../../ddns/dns-client.ts';
 import type { TsigKey } from '../../ddns/tsig.ts';
 import { freePort, startProcess, tempDir, type RunningProcess } from './process.ts';
+import { whenServing, type AuthoritativeServer } from './dns-server.ts';
 
 /** How long named may take to start and load its zone, ms. */
 const BIND_START_TIMEOUT_MS = 20_000;
@@ -23,16 +23,7 @@ export interface BindOptions {
   host?: string;
 }
 
-export interface BindServer {
-  host: string;
-  port: number;
-  zone: string;
-  tsig: TsigKey;
-  pid: number;
-  dir: string;
-  process: RunningProcess;
-  stop(): Promise<void>;
-}
+export type BindServer = AuthoritativeServer;
 
 export async function startBind(options: BindOptions): Promise<BindServer> {
   const zone = options.zone.replace(/\.$/, '').toLowerCase();
@@ -81,34 +72,7 @@ zone "${zone}" {
     await writeFile(confPath, conf);
     proc = startProcess('named', ['-g', '-c', confPath, '-n', '1']);
     await proc.waitFor(/running|loaded serial/, BIND_START_TIMEOUT_MS);
-    const deadline = Date.now() + BIND_START_TIMEOUT_MS;
-    for (;;) {
-      try {
-        const r = await queryDns({ host, port }, zone, 'SOA', { timeoutMs: 500 });
-        if (r.rcode === 'NOERROR' && r.flags.aa) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`named did not serve ${zone} within ${BIND_START_TIMEOUT_MS} ms:\n${proc.output().slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const running = proc;
-    return {
-      host,
-      port,
-      zone,
-      tsig,
-      pid: running.pid,
-      dir: dir.path,
-      process: running,
-      async stop() {
-        try {
-          await running.stop();
-        } finally {
-          await dir.remove();
-        }
-      },
-    };
+    return await whenServing('named', { host, port, zone, tsig, process: proc, dir, timeoutMs: BIND_START_TIMEOUT_MS });
   } catch (err) {
     try {
       await proc?.stop();

@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { queryDns } from '../../ddns/dns-client.ts';
 import type { TsigKey } from '../../ddns/tsig.ts';
 import { freePort, startProcess, tempDir, type RunningProcess } from './process.ts';
+import { whenServing, type AuthoritativeServer } from './dns-server.ts';
 
 /** How long knotd may take to start and load its zone, ms (10k records load in well under a second). */
 const KNOT_START_TIMEOUT_MS = 20_000;
@@ -30,17 +30,7 @@ export interface KnotOptions {
   wrap?: string[];
 }
 
-export interface KnotServer {
-  host: string;
-  port: number;
-  zone: string;
-  tsig: TsigKey;
-  pid: number;
-  /** The temp directory (config, zone, database). */
-  dir: string;
-  process: RunningProcess;
-  stop(): Promise<void>;
-}
+export type KnotServer = AuthoritativeServer;
 
 export async function startKnot(options: KnotOptions): Promise<KnotServer> {
   const zone = options.zone.replace(/\.$/, '').toLowerCase();
@@ -107,35 +97,7 @@ zone:
     const wrap = options.wrap ?? [];
     proc = wrap.length > 0 ? startProcess(wrap[0]!, [...wrap.slice(1), 'knotd', '-c', confPath]) : startProcess('knotd', ['-c', confPath]);
     await proc.waitFor(/loaded, serial|zone file parsed|serial \d+/i, KNOT_START_TIMEOUT_MS);
-    // Bounded readiness poll: the zone is served once SOA answers NOERROR with AA.
-    const deadline = Date.now() + KNOT_START_TIMEOUT_MS;
-    for (;;) {
-      try {
-        const r = await queryDns({ host, port }, zone, 'SOA', { timeoutMs: 500 });
-        if (r.rcode === 'NOERROR' && r.flags.aa) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`knotd did not serve ${zone} within ${KNOT_START_TIMEOUT_MS} ms:\n${proc.output().slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const running = proc;
-    return {
-      host,
-      port,
-      zone,
-      tsig,
-      pid: running.pid,
-      dir: dir.path,
-      process: running,
-      async stop() {
-        try {
-          await running.stop();
-        } finally {
-          await dir.remove();
-        }
-      },
-    };
+    return await whenServing('knotd', { host, port, zone, tsig, process: proc, dir, timeoutMs: KNOT_START_TIMEOUT_MS });
   } catch (err) {
     try {
       await proc?.stop();
