@@ -12,14 +12,13 @@
  * The router part follows test/world/netns.ts (the reachability part's worlds) with the same
  * patched miniupnpd (scripts/setup.d/miniupnpd.sh).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProcess, type RunningProcess } from '../support/process.ts';
-import { MINIUPNPD_BIN } from './netns.ts';
+import { MINIUPNPD_BIN, routerRules, runCommand } from './netns.ts';
 
 export const ISP_ADDRESS = '198.51.100.1';
 export const ISP_PHONE_SIDE = '203.0.113.1';
@@ -49,48 +48,7 @@ export interface E2eWorld {
   destroy(): Promise<void>;
 }
 
-function run(command: string, args: string[], timeoutMs = COMMAND_TIMEOUT_MS, env?: NodeJS.ProcessEnv): string {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr || e.message}${e.stdout ? `\nstdout: ${e.stdout.slice(-2000)}` : ''}`, { cause: err });
-  }
-}
-
-/** miniupnpd's nft chains (as Debian's nft_init.sh lays them out) plus our masquerade. */
-function routerRules(wanIf: string, lanIf: string): string {
-  return `
-table inet filter {
-  chain forward {
-    type filter hook forward priority 0; policy drop;
-    ct state established,related accept
-    iifname "${lanIf}" accept
-    jump miniupnpd
-  }
-  chain miniupnpd {
-  }
-  chain prerouting {
-    type nat hook prerouting priority -100; policy accept;
-    jump prerouting_miniupnpd
-  }
-  chain postrouting {
-    type nat hook postrouting priority 100; policy accept;
-    jump postrouting_miniupnpd
-  }
-  chain prerouting_miniupnpd {
-  }
-  chain postrouting_miniupnpd {
-  }
-}
-table ip ngnat {
-  chain post {
-    type nat hook postrouting priority 110;
-    oifname "${wanIf}" masquerade
-  }
-}
-`;
-}
+const run = (command: string, args: string[], timeoutMs = COMMAND_TIMEOUT_MS, env?: NodeJS.ProcessEnv): string => runCommand(command, args, timeoutMs, env);
 
 export async function createE2eWorld(): Promise<E2eWorld> {
   if (!existsSync(MINIUPNPD_BIN)) throw new Error(`${MINIUPNPD_BIN} is missing: run scripts/setup.d/miniupnpd.sh (as root) once.`);

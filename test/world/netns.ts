@@ -79,17 +79,19 @@ export interface World {
   destroy(): Promise<void>;
 }
 
-function run(command: string, args: string[], timeoutMs = 10_000): string {
+/** Runs a command and returns stdout; throws with its stderr (and stdout) on failure. */
+export function runCommand(command: string, args: string[], timeoutMs = 10_000, env?: NodeJS.ProcessEnv): string {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync(command, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr ?? e.message}`, { cause: err });
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr || e.message}${e.stdout ? `\nstdout: ${e.stdout.slice(-2000)}` : ''}`, { cause: err });
   }
 }
+const run = runCommand;
 
 /** miniupnpd's nft structure (as Debian's nft_init.sh lays it out) plus our masquerade. */
-function routerRules(wanIf: string, lanIf: string): string {
+export function routerRules(wanIf: string, lanIf: string): string {
   return `
 table inet filter {
   chain forward {
