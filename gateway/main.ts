@@ -82,7 +82,7 @@ function isOwnerPath(url: string): boolean {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const { config, logger } = options;
   const limits = config.limits;
-  const tokens = await TokenService.open(options.dataDir);
+  const tokens = await TokenService.open(options.dataDir, { watch: true });
   const lnd = new LndUpstream({
     restUrl: config.lnd.restUrl,
     lndDir: config.lnd.lndDir,
@@ -115,6 +115,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await Promise.allSettled(listeners.map((l) => l.listener.stop(0)));
     await redirect?.stop();
     await Promise.allSettled([lnd.destroy(), dashboard?.destroy(), owner?.app.close()]);
+    tokens.close();
   };
 
   try {
@@ -177,7 +178,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
             replyError(res, gatewayError('NG_GW_UNAUTHENTICATED', 401, 'LND REST calls need a gateway token: Authorization: Bearer <token> or Grpc-Metadata-macaroon. Create one with `nodegate token create`.'));
             return;
           }
-          void lndProxy.handle(req, res, token);
+          lndProxy.handle(req, res, token);
           return;
         }
         toDashboard(req, res);
@@ -256,6 +257,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         dashboard?.closeTunnels();
         await Promise.allSettled([...listeners.map((l) => l.listener.stop(limits.shutdownGraceMs)), redirect?.stop()]);
         await Promise.allSettled([lnd.close(), dashboard?.close(), owner?.app.close()]);
+        tokens.close();
         logger.info({ ms: Date.now() - started }, 'gateway stopped');
       })();
       return stopping;

@@ -7,11 +7,14 @@
  * cert pinned by every proxy like LND's tls.cert. Load: wrk, 1 thread, 64 connections and 1
  * connection keep-alive, and 16 connections with `Connection: close` (a TLS handshake per request).
  * Reported: requests/s, p99, the proxy's CPU time per request (utime+stime from /proc/<pid>/stat
- * over the run divided by requests), RSS after the runs.
+ * over the run divided by requests), RSS after the runs. All engines run at once and the runs go
+ * round-robin over them for BENCH_ROUNDS rounds (default 3); each figure is the median.
  * Run: node bin/run-ts.js bench/gateway/proxy.ts [seconds-per-run]   (all traffic on 127.0.0.1)
+ * While working on one engine: BENCH_ONLY=<name prefixes, comma-separated>, BENCH_CONNS=64,1 (loads by connection
+ * count), BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (node flags for the nodegate engines).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile, readFile, readdir, copyFile, symlink } from 'node:fs/promises';
+import { mkdir, writeFile, readFile, readdir, copyFile, symlink, cp } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -217,12 +220,14 @@ https://${NAME}:${cdPort} {
 `,
     );
 
+    // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the nodegate engines.
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const headers = [`Host: ${NAME}`, `Authorization: Bearer ${token}`];
     const engines: { name: string; start: () => Promise<{ pids: () => Promise<number[]>; port: number; proc: RunningProcess }> }[] = [
       {
         name: 'nodegate (node https + undici Pool)',
         start: async () => {
-          const p = startProcess(process.execPath, [join(ROOT, 'bin/nodegate.js'), 'start', '--data', dataDir], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
+          const p = startProcess(process.execPath, [...nodeArgs, join(ROOT, 'bin/nodegate.js'), 'start', '--data', dataDir], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
           await p.waitFor(/listening on/, 20_000);
           return { proc: p, port: gwPort, pids: () => Promise.resolve([p.pid]) };
         },
@@ -237,9 +242,14 @@ https://${NAME}:${cdPort} {
           await esbuild.build({ entryPoints: [join(ROOT, 'bin/nodegate.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: join(bundleDir, 'nodegate.mjs'), logLevel: 'error' });
           await copyFile(join(ROOT, 'gateway/ui/style.css'), join(bundleDir, 'style.css'));
           await symlink(join(ROOT, 'node_modules'), join(bundleDir, 'node_modules'));
-          const p = startProcess(process.execPath, [join(bundleDir, 'nodegate.mjs'), 'start', '--data', dataDir], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
+          // its own copy of the data dir (same token key, same cert) on its own port: both run at once
+          const bundledData = join(dir.path, 'data-bundled');
+          await cp(dataDir, bundledData, { recursive: true });
+          const port = await freePort();
+          await writeDefaultGatewayConfig(bundledData, { https: `127.0.0.1:${port}`, serverNames: [NAME], lndRestUrl: `https://127.0.0.1:${upPort}`, lndDir });
+          const p = startProcess(process.execPath, [...nodeArgs, join(bundleDir, 'nodegate.mjs'), 'start', '--data', bundledData], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
           await p.waitFor(/listening on/, 20_000);
-          return { proc: p, port: gwPort, pids: () => Promise.resolve([p.pid]) };
+          return { proc: p, port, pids: () => Promise.resolve([p.pid]) };
         },
       },
       {
@@ -269,35 +279,61 @@ https://${NAME}:${cdPort} {
       })),
     ];
 
-    const rows: Row[] = [];
-    const rss: Record<string, number> = {};
+    // Every engine runs at once (idle while another is measured), and the loads go round-robin over
+    // the engines for several rounds; each figure is the median over the rounds. On a shared machine
+    // whose speed drifts by ±30 % over minutes, this keeps the ratios between engines steady.
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
     const only = process.env.BENCH_ONLY;
-    for (const engine of engines) {
-      if (only && !engine.name.startsWith(only)) continue;
-      const { proc, port, pids } = await engine.start();
-      try {
-        await wrk(port, 16, 1, headers); // warm-up: JIT, connection pools, TLS session caches
-        const loads: [string, number, string[]][] = [
-          ['64 conns keep-alive', 64, headers],
-          ['1 conn keep-alive', 1, headers],
-          ['16 conns Connection: close', 16, [...headers, 'Connection: close']],
-        ];
+    const loads = (
+      [
+        ['64 conns keep-alive', 64, headers],
+        ['1 conn keep-alive', 1, headers],
+        ['16 conns Connection: close', 16, [...headers, 'Connection: close']],
+      ] as [string, number, string[]][]
+    ).filter(([, conns]) => !process.env.BENCH_CONNS || process.env.BENCH_CONNS.split(',').includes(String(conns)));
+    const running: { name: string; port: number; proc: RunningProcess; pids: () => Promise<number[]> }[] = [];
+    const samples = new Map<string, Row[]>();
+    const rss: Record<string, number> = {};
+    try {
+      for (const engine of engines) {
+        if (only && !only.split(',').some((prefix) => engine.name.startsWith(prefix))) continue;
+        const started = await engine.start();
+        running.push({ name: engine.name, ...started });
+        await wrk(started.port, 16, 1, headers); // warm-up: JIT, connection pools, TLS session caches
+      }
+      for (let round = 0; round < rounds; round++) {
         for (const [load, conns, h] of loads) {
-          const ids = await pids();
-          const before = await cpuTicks(ids);
-          let r: WrkResult;
-          try {
-            r = await wrk(port, conns, seconds, h);
-          } catch (err) {
-            process.stderr.write(`${engine.name}, ${load}: wrk failed (${(err as Error).message.split('\n')[0]})\n${proc.output().slice(-2000)}\n`);
-            r = { rps: NaN, p99Ms: NaN, requests: 0, errors: -1 };
+          for (const { name, port, proc, pids } of running) {
+            const ids = await pids();
+            const before = await cpuTicks(ids);
+            let r: WrkResult;
+            try {
+              r = await wrk(port, conns, seconds, h);
+            } catch (err) {
+              process.stderr.write(`${name}, ${load}: wrk failed (${(err as Error).message.split('\n')[0]})\n${proc.output().slice(-2000)}\n`);
+              r = { rps: NaN, p99Ms: NaN, requests: 0, errors: -1 };
+            }
+            const after = await cpuTicks(ids);
+            const key = `${name}\u0000${load}`;
+            const list = samples.get(key) ?? [];
+            list.push({ proxy: name, load, rps: r.rps, p99Ms: r.p99Ms, cpuUsPerReq: r.requests > 0 ? (((after - before) / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors });
+            samples.set(key, list);
           }
-          const after = await cpuTicks(ids);
-          rows.push({ proxy: engine.name, load, rps: r.rps, p99Ms: r.p99Ms, cpuUsPerReq: r.requests > 0 ? (((after - before) / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors });
         }
-        rss[engine.name] = await rssMb(await pids());
-      } finally {
-        await proc.stop();
+      }
+      for (const { name, pids } of running) rss[name] = await rssMb(await pids());
+    } finally {
+      for (const { proc } of running) await proc.stop().catch(() => undefined);
+    }
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+    };
+    const rows: Row[] = [];
+    for (const { name } of running) {
+      for (const [load] of loads) {
+        const list = samples.get(`${name}\u0000${load}`) ?? [];
+        rows.push({ proxy: name, load, rps: median(list.map((r) => r.rps)), p99Ms: median(list.map((r) => r.p99Ms)), cpuUsPerReq: median(list.map((r) => r.cpuUsPerReq)), errors: list.reduce((n, r) => n + r.errors, 0) });
       }
     }
 
@@ -313,7 +349,7 @@ https://${NAME}:${cdPort} {
         `| ${r.proxy} | ${r.load} | ${r.rps.toFixed(0)} | ${ng ? (r.rps / ng.rps).toFixed(2) : '-'}× | ${cd ? (r.rps / cd.rps).toFixed(2) : '-'}× | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(0)} | ${ng ? (r.cpuUsPerReq / ng.cpuUsPerReq).toFixed(2) : '-'}× | ${(rss[r.proxy] ?? NaN).toFixed(0)} | ${r.errors} |`,
       );
     }
-    const table = `Response body ${Buffer.byteLength(body)} bytes; wrk 1 thread, ${seconds} s per run; 2 shared cores.\n\n${lines.join('\n')}\n`;
+    const table = `Response body ${Buffer.byteLength(body)} bytes; wrk 1 thread, ${seconds} s per run, median of ${rounds} rounds (engines interleaved); 2 shared cores.\n\n${lines.join('\n')}\n`;
     process.stdout.write(table);
     return table;
   } finally {

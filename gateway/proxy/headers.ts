@@ -52,3 +52,32 @@ export function clientResponseHeaders(headers: Record<string, string | string[] 
   }
   return out;
 }
+
+/**
+ * {@link upstreamRequestHeaders} from the raw list node keeps (`req.rawHeaders`: name, value, …),
+ * as the flat list undici takes: no object is built per request and repeated headers stay apart.
+ */
+export function upstreamRequestHeaderList(raw: string[], connection: string | string[] | undefined, dropCredentials: boolean): string[] {
+  const listed = connectionListed(connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (isDropped(name, listed) || REQUEST_ONLY_DROPPED.has(name)) continue;
+    if (dropCredentials && CLIENT_CREDENTIALS.has(name)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** {@link clientResponseHeaders} as the flat list `res.writeHead` takes (name, value, …). */
+export function clientResponseHeaderList(headers: Record<string, string | string[] | undefined>): string[] {
+  const listed = connectionListed(headers.connection);
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || isDropped(name, listed)) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
+  }
+  return out;
+}

@@ -11,12 +11,13 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { Dispatcher, Pool } from 'undici';
 import type { Logger } from '../../core/log.ts';
 import { NodegateError, isNodegateError } from '../../core/errors.ts';
 import type { TokenService, TokenClaims } from '../auth/tokens.ts';
 import { scopeAllows } from '../auth/scopes.ts';
 import { canonicalTarget, type CanonicalTarget } from './path.ts';
-import { upstreamRequestHeaders, clientResponseHeaders } from './headers.ts';
+import { upstreamRequestHeaderList, clientResponseHeaderList } from './headers.ts';
 import { gatewayError, replyError, rawErrorResponse } from './reply.ts';
 import { upstreamFailure, type LndUpstream } from './lnd-upstream.ts';
 import { tunnel, isWebSocketUpgrade } from './tunnel.ts';
@@ -47,6 +48,11 @@ export class LndProxy {
   /** Verifies the token and the call; throws 401/400/403 coded errors. */
   async #authorize(token: string, method: string, url: string): Promise<{ claims: TokenClaims; target: CanonicalTarget }> {
     const claims = await this.#o.tokens.verify(token);
+    return { claims, target: this.#allowed(claims, method, url) };
+  }
+
+  /** The canonical target when `claims` may call `method url`; 400/403 coded errors otherwise. */
+  #allowed(claims: TokenClaims, method: string, url: string): CanonicalTarget {
     const target = canonicalTarget(url);
     if (!scopeAllows(claims.scope, method, target.path)) {
       if (claims.scope !== 'admin' && scopeAllows('admin', method, target.path)) {
@@ -54,16 +60,34 @@ export class LndProxy {
       }
       throw gatewayError('NG_GW_PATH_FORBIDDEN', 403, `${method} ${target.path} is not an LND call the gateway forwards.`);
     }
-    return { claims, target };
+    return target;
   }
 
   /** Handles one proxied request. Never throws: every failure becomes a coded reply. */
-  async handle(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
+  handle(req: IncomingMessage, res: ServerResponse, token: string): void {
+    let claims: TokenClaims | undefined;
+    try {
+      // A token seen before needs no signature check: no promise on the hot path.
+      claims = this.#o.tokens.verifyCached(token);
+    } catch (err) {
+      this.#fail(req, res, err);
+      return;
+    }
+    if (claims !== undefined) {
+      this.#forward(req, res, claims);
+      return;
+    }
+    this.#o.tokens.verify(token).then(
+      (verified) => this.#forward(req, res, verified),
+      (err: unknown) => this.#fail(req, res, err),
+    );
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, claims: TokenClaims): void {
     const method = req.method ?? 'GET';
-    let claims: TokenClaims;
     let target: CanonicalTarget;
     try {
-      ({ claims, target } = await this.#authorize(token, method, req.url ?? ''));
+      target = this.#allowed(claims, method, req.url ?? '');
     } catch (err) {
       this.#fail(req, res, err);
       return;
@@ -76,56 +100,33 @@ export class LndProxy {
       return;
     }
     const hasBody = chunked || (length !== undefined && length !== '0');
-    let headers: Record<string, string | string[]>;
+    let headers: string[];
+    let pool: Pool;
     try {
-      headers = upstreamRequestHeaders(req.headers, true);
-      headers['grpc-metadata-macaroon'] = this.#o.upstream.macaroonHex(claims.scope);
+      headers = upstreamRequestHeaderList(req.rawHeaders, req.headers.connection, true);
+      headers.push('grpc-metadata-macaroon', this.#o.upstream.macaroonHex(claims.scope));
+      pool = this.#o.upstream.dispatcher();
     } catch (err) {
       this.#fail(req, res, err);
       return;
     }
-    try {
-      // No AbortSignal: creating one per request cost more CPU than the rest of the hot path. A
-      // client that leaves mid-stream destroys the upstream body below, which frees its connection.
-      const upstream = await this.#o.upstream.dispatcher().request({
+    // undici's dispatch API with a handler that writes straight into `res`: no response stream
+    // object, no promise per request (request() cost ~10 % more CPU per proxied call, measured).
+    pool.dispatch(
+      {
         origin: this.#o.upstream.origin,
         method,
         path: target.path + target.search,
         headers,
-        body: hasBody ? Readable.from(limitBody(req, this.#o.maxBodyBytes), { objectMode: false }) : undefined,
-      });
-      const body = upstream.body;
-      // Every path below may destroy `body` (client gone); its 'error' must never go unheard.
-      body.on('error', (err: Error & { code?: string }) => {
-        if (err.code !== 'UND_ERR_ABORTED') this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke');
-        res.destroy();
-      });
-      if (res.destroyed) {
-        body.destroy();
-        return;
-      }
-      const length = upstream.headers['content-length'];
-      res.writeHead(upstream.statusCode, clientResponseHeaders(upstream.headers));
-      if (typeof length === 'string' && Number(length) <= BUFFERED_BODY_BYTES) {
-        // Small replies (nearly all LND calls) go out in one write with the head: one TLS record.
-        readAll(body).then(
-          (buf) => res.end(buf),
-          () => res.destroy(), // already logged by the 'error' listener above
-        );
-        return;
-      }
-      // A stream (no length) may stay silent for long: let the client see the headers now.
-      if (length === undefined) res.flushHeaders();
-      res.once('close', () => {
-        if (!res.writableEnded) body.destroy(); // the client left: stop the upstream stream
-      });
-      body.pipe(res);
-    } catch (err) {
-      if (res.destroyed) return; // the client left; nothing to answer
-      const failure = isNodegateError(err) ? err : upstreamFailure(err, 'LND');
-      if (failure.code === 'NG_GW_BODY_TOO_LARGE') res.setHeader('connection', 'close');
-      this.#fail(req, res, failure);
-    }
+        body: hasBody ? Readable.from(limitBody(req, this.#o.maxBodyBytes), { objectMode: false }) : null,
+      },
+      new ResponseRelay(res, (err) => {
+        if (res.destroyed) return; // the client left; nothing to answer
+        const failure = isNodegateError(err) ? err : upstreamFailure(err, 'LND');
+        if (failure.code === 'NG_GW_BODY_TOO_LARGE') res.setHeader('connection', 'close');
+        this.#fail(req, res, failure);
+      }, () => this.#o.logger.warn({ code: 'NG_GW_UPSTREAM_UNREACHABLE', method, path: target.path }, 'LND response stream broke')),
+    );
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
@@ -209,13 +210,95 @@ function pathOnly(url: string | undefined): string {
   return (q === -1 ? u : u.slice(0, q)).slice(0, 200);
 }
 
-function readAll(body: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    body.on('data', (c: Buffer) => chunks.push(c));
-    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    body.once('error', reject);
-  });
+/** Why the gateway aborted an upstream call: its client left. Never reported. */
+const CLIENT_GONE = Object.assign(new Error('the client closed the connection'), { code: 'NG_CLIENT_GONE' });
+
+/**
+ * Relays one upstream response into `res` (an undici dispatch handler). Replies with a length up
+ * to {@link BUFFERED_BODY_BYTES} (nearly all LND calls) are collected and sent with the head in
+ * one write, so one TLS record; a failure before the end still gets a clean 502. Longer replies
+ * and streams (no length: LND's server-streaming calls) are written as they come, with back
+ * pressure (the upstream read pauses while the client's socket is full), and the upstream call is
+ * aborted when the client leaves.
+ */
+class ResponseRelay implements Dispatcher.DispatchHandler {
+  readonly #res: ServerResponse;
+  readonly #onFailure: (err: unknown) => void;
+  readonly #onBroken: () => void;
+  #status = 0;
+  #headers: string[] | undefined;
+  #chunks: Buffer[] | undefined;
+  #clientGone = false;
+
+  constructor(res: ServerResponse, onFailure: (err: unknown) => void, onBroken: () => void) {
+    this.#res = res;
+    this.#onFailure = onFailure;
+    this.#onBroken = onBroken;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.#res.destroyed) {
+      this.#clientGone = true;
+      controller.abort(CLIENT_GONE);
+    }
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx is informational (node answers Expect itself); the final head follows
+    const res = this.#res;
+    const length = headers['content-length'];
+    this.#status = statusCode;
+    this.#headers = clientResponseHeaderList(headers);
+    if (typeof length === 'string' && Number(length) <= BUFFERED_BODY_BYTES) {
+      this.#chunks = [];
+      return;
+    }
+    if (res.destroyed) {
+      this.#clientGone = true;
+      controller.abort(CLIENT_GONE);
+      return;
+    }
+    res.writeHead(statusCode, this.#headers);
+    // A stream (no length) may stay silent for long: let the client see the headers now.
+    if (length === undefined) res.flushHeaders();
+    res.once('close', () => {
+      if (res.writableEnded) return;
+      this.#clientGone = true;
+      controller.abort(CLIENT_GONE); // the client left: stop the upstream stream
+    });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#chunks) {
+      this.#chunks.push(chunk);
+      return;
+    }
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    const chunks = this.#chunks;
+    if (chunks === undefined) {
+      this.#res.end();
+      return;
+    }
+    if (this.#res.destroyed) return;
+    this.#res.writeHead(this.#status, this.#headers);
+    this.#res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (this.#clientGone) return;
+    if (!this.#res.headersSent) {
+      this.#onFailure(err);
+      return;
+    }
+    if ((err as { code?: string }).code !== 'UND_ERR_ABORTED') this.#onBroken();
+    this.#res.destroy();
+  }
 }
 
 /** The request body as an async iterable that fails with 413 once it passes `max` bytes. */

@@ -1,5 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { stat, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { TokenService, parseTtl, tokenFromHeaders, DEFAULT_TOKEN_TTL_SECONDS } from '../../../../gateway/auth/tokens.ts';
 import { tempDir } from '../../../support/process.ts';
@@ -61,6 +63,30 @@ describe('TokenService', () => {
     await cli.revoke(created.id);
     await expect(tokens.verify(created.token)).rejects.toMatchObject({ code: 'NG_GW_TOKEN_REVOKED' });
     expect(tokens.list().find((t) => t.id === created.id)?.revokedAt).toMatch(/^\d{4}-/);
+  });
+
+  it('with a watch (the daemon), a revocation written by another process applies to the next verify, every time', async () => {
+    const { dir } = await service();
+    const tokens = await TokenService.open(dir, { watch: true });
+    cleanups.push(() => Promise.resolve(tokens.close()));
+    const listPath = join(dir, 'gateway', 'tokens.json');
+    // Another process rewrites tokens.json the way the CLI does (temp file + rename), then exits;
+    // only after that does the next verify run, as a wallet's request sent after `token revoke`.
+    const revokeElsewhere = `const fs = require('node:fs'); const [path, id] = process.argv.slice(1);
+      const list = JSON.parse(fs.readFileSync(path, 'utf8'));
+      for (const t of list.tokens) if (t.id === id) t.revokedAt = new Date().toISOString();
+      fs.writeFileSync(path + '.tmp', JSON.stringify(list)); fs.renameSync(path + '.tmp', path);`;
+    for (let i = 0; i < 10; i++) {
+      const created = await tokens.create({ scope: 'readonly', name: `w${i}` });
+      for (let k = 0; k < 3; k++) expect((await tokens.verify(created.token)).id).toBe(created.id);
+      await promisify(execFile)(process.execPath, ['-e', revokeElsewhere, listPath, created.id], { timeout: 10_000 });
+      expect(() => tokens.verifyCached(created.token)).toThrow(expect.objectContaining({ code: 'NG_GW_TOKEN_REVOKED' }) as Error);
+    }
+    tokens.close(); // without the watch: back to a stat per verify, still exact
+    const last = await tokens.create({ scope: 'readonly', name: 'after-close' });
+    await tokens.verify(last.token);
+    await (await TokenService.open(dir)).revoke(last.id);
+    await expect(tokens.verify(last.token)).rejects.toMatchObject({ code: 'NG_GW_TOKEN_REVOKED' });
   });
 
   it('revoking an unknown id is NG_GW_TOKEN_UNKNOWN', async () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { upstreamRequestHeaders, clientResponseHeaders } from '../../../../gateway/proxy/headers.ts';
+import { upstreamRequestHeaders, clientResponseHeaders, upstreamRequestHeaderList, clientResponseHeaderList } from '../../../../gateway/proxy/headers.ts';
 
 describe('hop-by-hop headers', () => {
   it('drops hop-by-hop, Connection-listed and credential headers going upstream', () => {
@@ -32,5 +32,18 @@ describe('hop-by-hop headers', () => {
       'content-type': 'application/json',
       'content-length': '5',
     });
+  });
+
+  it('the flat-list forms (the LND hot path) drop the same headers, in any case, and keep repeated ones apart', () => {
+    const raw = [
+      'Host', 'gw.test', 'Connection', 'keep-alive, X-Drop-Me', 'X-Drop-Me', '1', 'Keep-Alive', 'timeout=5', 'TE', 'trailers',
+      'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'Proxy-Authorization', 'x', 'Proxy-Foo', 'y', 'Authorization', 'Bearer t',
+      'Grpc-Metadata-Macaroon', 'aa', 'Cookie', 'a=b', 'Expect', '100-continue', 'Accept', 'application/json', 'X-Trace', '1', 'X-Trace', '2',
+    ];
+    expect(upstreamRequestHeaderList(raw, 'keep-alive, X-Drop-Me', true)).toEqual(['accept', 'application/json', 'x-trace', '1', 'x-trace', '2']);
+    expect(upstreamRequestHeaderList(['Cookie', 'a=b', 'Accept', '*/*'], undefined, false)).toEqual(['cookie', 'a=b', 'accept', '*/*']);
+    expect(clientResponseHeaderList({ connection: 'close, x-internal', 'x-internal': '1', 'keep-alive': 'timeout=1', 'transfer-encoding': 'chunked', 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] })).toEqual([
+      'content-type', 'application/json', 'set-cookie', 'a=1', 'set-cookie', 'b=2',
+    ]);
   });
 });
