@@ -23,12 +23,10 @@ import type { Dns01Solver } from './solver.ts';
 import type { CertInfo, CertPair } from './cert-info.ts';
 import { FileCertStore, type CertStore } from './store.ts';
 import { acquireLock } from './lock.ts';
-import { issueCertificate } from './acme.ts';
-import { createSelfSigned } from './selfsigned.ts';
 import { renewalTime, backoffDelay, checkClock } from './renew.ts';
 import { authoritativeServersFor, type TxtLookup } from './propagation.ts';
 import type { DnsServerAddress } from './txt-query.ts';
-import { fetchRenewalInfo, type RenewalInfo } from './ari.ts';
+import type { RenewalInfo } from './ari.ts';
 
 export type { CertInfo } from './cert-info.ts';
 
@@ -128,7 +126,7 @@ export class CertificateService implements TlsContextSource {
     const store = options.store ?? new FileCertStore(join(options.dataDir, 'certs'));
     const { pair, problems } = await store.load();
     for (const p of problems) options.logger.error({ code: p.code }, p.message + ' The last good certificate is used instead.');
-    const usable = pair && covers(pair.info, options.names) ? pair : await createSelfSigned(options.names, { now: options.now });
+    const usable = pair && covers(pair.info, options.names) ? pair : await (await import('./selfsigned.ts')).createSelfSigned(options.names, { now: options.now });
     const service = new CertificateService(options, store, usable);
     if (problems[0]) service.#lastError = { code: problems[0].code, message: problems[0].message, at: new Date(service.#now()).toISOString() };
     return service;
@@ -265,6 +263,9 @@ export class CertificateService implements TlsContextSource {
         return this.#pair.info;
       }
       const servers = this.#o.authoritativeServers ?? (await authoritativeServersFor(this.#o.zone, this.#o.acme.authoritativeServers));
+      // acme-client (with axios) and @peculiar/x509 are loaded only when a certificate is due: they
+      // would add ~30 MB to a daemon that needs them a few minutes every two months.
+      const { issueCertificate } = await import('./acme.ts');
       const issued = await issueCertificate({
         names: this.#o.names,
         config: this.#o.acme,
@@ -280,6 +281,7 @@ export class CertificateService implements TlsContextSource {
       this.#failures = 0;
       this.#lastError = undefined;
       checkClock(saved.info, this.#now());
+      const { fetchRenewalInfo } = await import('./ari.ts');
       this.#ari = await fetchRenewalInfo(this.#o.acme, saved.chainPem, { signal: options.signal }).catch((err: unknown) => {
         logger.warn({ err }, 'could not fetch ACME renewal information; renewing by lifetime');
         return undefined;

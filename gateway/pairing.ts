@@ -10,7 +10,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import QRCode from 'qrcode';
+import type QRCode from 'qrcode';
 
 export interface LndconnectInput {
   /** DNS name, IPv4, IPv6 (bracketed in the URI) or `xyz.onion`. */
@@ -95,13 +95,19 @@ function correctionFor(text: string): 'L' | 'M' {
   return text.length > LONG_URI_CHARS ? 'L' : 'M';
 }
 
+/** qrcode is loaded on first use: the daemon draws a QR code only when the owner pairs a wallet. */
+async function qrcode(): Promise<typeof QRCode> {
+  const mod = (await import('qrcode')) as typeof QRCode & { default?: typeof QRCode };
+  return mod.default ?? mod; // CommonJS: node puts module.exports on default
+}
+
 /** An SVG QR code of `text`, to inline in a page (no script, scales with CSS). */
 export async function qrSvg(text: string): Promise<string> {
-  const svg = await QRCode.toString(text, { type: 'svg', errorCorrectionLevel: correctionFor(text), margin: 2, color: { dark: '#000000', light: '#ffffff' } });
+  const svg = await (await qrcode()).toString(text, { type: 'svg', errorCorrectionLevel: correctionFor(text), margin: 2, color: { dark: '#000000', light: '#ffffff' } });
   return svg.replace('<svg ', '<svg role="img" aria-label="QR code" ');
 }
 
 /** A QR code of `text` drawn with block characters, for `nodegate pair` in a terminal. */
-export function qrTerminal(text: string): Promise<string> {
-  return QRCode.toString(text, { type: 'terminal', small: true, errorCorrectionLevel: correctionFor(text) });
+export async function qrTerminal(text: string): Promise<string> {
+  return (await qrcode()).toString(text, { type: 'terminal', small: true, errorCorrectionLevel: correctionFor(text) });
 }

@@ -10,7 +10,6 @@ import type { SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from '../core/log.ts';
 import { FileCertStore } from '../certs/store.ts';
-import { createSelfSigned } from '../certs/selfsigned.ts';
 import type { CertInfo, CertPair } from '../certs/cert-info.ts';
 import type { TlsContextSource } from './listener.ts';
 
@@ -41,7 +40,7 @@ export class StoredTlsSource implements TlsContextSource {
     const mtime = mtimeOf(store.currentPath);
     if (pair) return new StoredTlsSource(store, pair, mtime, logger);
     logger.warn({ code: 'NG_CERT_NONE' }, 'no certificate stored yet: serving a self-signed one (run `nodegate certs renew`)');
-    return new StoredTlsSource(store, await createSelfSigned(names.length > 0 ? names : ['localhost']), mtime, logger);
+    return new StoredTlsSource(store, await (await import('../certs/selfsigned.ts')).createSelfSigned(names.length > 0 ? names : ['localhost']), mtime, logger);
   }
 
   #maybeReload(): void {

@@ -3,6 +3,8 @@
  * hot path (token check with TokenService, macaroon injection from the LND dir, pinned upstream TLS):
  * - `https-agent`: node:https server + node:https.request with a keep-alive Agent (no undici)
  * - `fastify-undici`: fastify route + the same undici Pool (fastify on the hot path)
+ * - `fastify-reply-from`: fastify + @fastify/reply-from (its undici mode), the issue's candidate
+ * - `http-proxy`: node:https server + http-proxy with a keep-alive https.Agent, the other candidate
  * Run: node bin/run-ts.js bench/gateway/_engines.ts MODE DATA_DIR PORT LND_URL LND_DIR
  */
 import { createServer as createHttpsServer, request as httpsRequest, Agent } from 'node:https';
@@ -75,6 +77,55 @@ if (mode === 'https-agent') {
   });
   await app.listen({ port: Number(portText), host: '127.0.0.1' });
   process.stdout.write('engine ready\n');
+} else if (mode === 'fastify-reply-from') {
+  const { default: replyFrom } = await import('@fastify/reply-from');
+  const app = Fastify({ logger: false, https: { cert: certPem, key: keyPem, minVersion: 'TLSv1.2' } });
+  await app.register(replyFrom, {
+    base: lndUrl,
+    undici: { connections: 64, pipelining: 1, connect: { ca: lndCert, checkServerIdentity: (_h: string, c: { fingerprint256: string }) => (c.fingerprint256 === fingerprint ? undefined : new Error('pin')) } },
+  });
+  app.all('/*', async (request, reply) => {
+    let headers: Record<string, string | string[]> | undefined;
+    try {
+      headers = await authorize(request.raw);
+    } catch {
+      headers = undefined;
+    }
+    if (!headers) return reply.code(401).send();
+    const macaroon = headers['grpc-metadata-macaroon'] as string;
+    return reply.from(request.url, {
+      rewriteRequestHeaders: (_req, h) => {
+        const out: Record<string, string | string[] | undefined> = { ...h, 'grpc-metadata-macaroon': macaroon };
+        delete out.authorization;
+        return out;
+      },
+    });
+  });
+  await app.listen({ port: Number(portText), host: '127.0.0.1' });
+  process.stdout.write('engine ready\n');
+} else if (mode === 'http-proxy') {
+  const mod = await import('http-proxy');
+  const httpProxy = (mod as { default?: typeof mod }).default ?? mod; // CommonJS: module.exports is default
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: lndCert, checkServerIdentity: (_h, c) => (c.fingerprint256 === fingerprint ? undefined : new Error('pin')) });
+  const proxy = httpProxy.createProxyServer({ target: lndUrl, agent, secure: true, xfwd: false });
+  proxy.on('proxyReq', (proxyReq, req) => {
+    proxyReq.removeHeader('authorization');
+    proxyReq.setHeader('grpc-metadata-macaroon', (req as IncomingMessage & { macaroon?: string }).macaroon ?? '');
+  });
+  proxy.on('error', (_err, _req, res) => {
+    if ('writeHead' in res) fail(res, 502);
+  });
+  const server = createHttpsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+    authorize(req).then(
+      (headers) => {
+        if (!headers) return fail(res, 401);
+        (req as IncomingMessage & { macaroon?: string }).macaroon = headers['grpc-metadata-macaroon'] as string;
+        proxy.web(req, res);
+      },
+      () => fail(res, 401),
+    );
+  });
+  server.listen(Number(portText), '127.0.0.1', () => process.stdout.write('engine ready\n'));
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);

@@ -14,7 +14,7 @@
  * count), BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (node flags for the nodegate engines).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile, readFile, readdir, copyFile, symlink, cp } from 'node:fs/promises';
+import { mkdir, writeFile, readFile, readdir, symlink, cp } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -25,6 +25,7 @@ import { getinfoBody } from '../../test/support/lnd-sim.ts';
 import { writeDefaultGatewayConfig } from '../../gateway/config.ts';
 import { encodePairFile } from '../../certs/store.ts';
 import { TokenService } from '../../gateway/auth/tokens.ts';
+import { buildDist } from '../../scripts/build.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -80,6 +81,15 @@ async function cpuTicks(pids: number[]): Promise<number> {
     }
   }
   return total;
+}
+
+/** The node flags deploy/systemd/nodegate.service runs the daemon with (between node and the script). */
+async function deployedNodeFlags(): Promise<string[]> {
+  const unit = await readFile(join(ROOT, 'deploy/systemd/nodegate.service'), 'utf8');
+  const words = (/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '').trim().split(/\s+/);
+  const script = words.findIndex((w) => w.endsWith('/dist/nodegate.mjs'));
+  if (script < 1) throw new Error('deploy/systemd/nodegate.service: ExecStart does not run node .../dist/nodegate.mjs');
+  return words.slice(1, script);
 }
 
 async function rssMb(pids: number[]): Promise<number> {
@@ -233,21 +243,19 @@ https://${NAME}:${cdPort} {
         },
       },
       {
-        // What a distribution would ship: one esbuild bundle run by plain node (no tsx loader thread).
-        name: 'nodegate, bundled (no tsx)',
+        // As deployed: the distribution build (scripts/build.ts) run by plain node with the flags of
+        // deploy/systemd/nodegate.service, so the benchmark measures exactly what a node runs.
+        name: 'nodegate as deployed (dist build)',
         start: async () => {
-          const bundleDir = join(dir.path, 'bundle');
-          await mkdir(bundleDir, { recursive: true });
-          const esbuild = await import('esbuild');
-          await esbuild.build({ entryPoints: [join(ROOT, 'bin/nodegate.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: join(bundleDir, 'nodegate.mjs'), logLevel: 'error' });
-          await copyFile(join(ROOT, 'gateway/ui/style.css'), join(bundleDir, 'style.css'));
-          await symlink(join(ROOT, 'node_modules'), join(bundleDir, 'node_modules'));
+          const distDir = join(dir.path, 'dist');
+          const entry = await buildDist(distDir);
+          await symlink(join(ROOT, 'node_modules'), join(dir.path, 'node_modules')); // dist/ resolves packages from its parent
           // its own copy of the data dir (same token key, same cert) on its own port: both run at once
-          const bundledData = join(dir.path, 'data-bundled');
-          await cp(dataDir, bundledData, { recursive: true });
+          const distData = join(dir.path, 'data-dist');
+          await cp(dataDir, distData, { recursive: true });
           const port = await freePort();
-          await writeDefaultGatewayConfig(bundledData, { https: `127.0.0.1:${port}`, serverNames: [NAME], lndRestUrl: `https://127.0.0.1:${upPort}`, lndDir });
-          const p = startProcess(process.execPath, [...nodeArgs, join(bundleDir, 'nodegate.mjs'), 'start', '--data', bundledData], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
+          await writeDefaultGatewayConfig(distData, { https: `127.0.0.1:${port}`, serverNames: [NAME], lndRestUrl: `https://127.0.0.1:${upPort}`, lndDir });
+          const p = startProcess(process.execPath, [...(await deployedNodeFlags()), ...nodeArgs, entry, 'start', '--data', distData], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
           await p.waitFor(/listening on/, 20_000);
           return { proc: p, port, pids: () => Promise.resolve([p.pid]) };
         },
@@ -268,8 +276,15 @@ https://${NAME}:${cdPort} {
           return { proc: p, port: cdPort, pids: () => Promise.resolve([p.pid]) };
         },
       },
-      ...(['https-agent', 'fastify-undici'] as const).map((mode) => ({
-        name: mode === 'https-agent' ? 'alt: node https + https.Agent' : 'alt: fastify + undici Pool',
+      ...(
+        [
+          ['https-agent', 'alt: node https + https.Agent'],
+          ['fastify-undici', 'alt: fastify + undici Pool'],
+          ['fastify-reply-from', 'alt: fastify + @fastify/reply-from'],
+          ['http-proxy', 'alt: node https + http-proxy'],
+        ] as const
+      ).map(([mode, name]) => ({
+        name,
         start: async () => {
           const port = await freePort();
           const p = startProcess(process.execPath, [join(ROOT, 'bin/run-ts.js'), join(ROOT, 'bench/gateway/_engines.ts'), mode, dataDir, String(port), `https://127.0.0.1:${upPort}`, lndDir]);
@@ -294,11 +309,13 @@ https://${NAME}:${cdPort} {
     const running: { name: string; port: number; proc: RunningProcess; pids: () => Promise<number[]> }[] = [];
     const samples = new Map<string, Row[]>();
     const rss: Record<string, number> = {};
+    const rssIdle: Record<string, number> = {};
     try {
       for (const engine of engines) {
         if (only && !only.split(',').some((prefix) => engine.name.startsWith(prefix))) continue;
         const started = await engine.start();
         running.push({ name: engine.name, ...started });
+        rssIdle[engine.name] = await rssMb(await started.pids());
         await wrk(started.port, 16, 1, headers); // warm-up: JIT, connection pools, TLS session caches
       }
       for (let round = 0; round < rounds; round++) {
@@ -339,14 +356,14 @@ https://${NAME}:${cdPort} {
 
     const ref = (load: string, proxy: string) => rows.find((r) => r.load === load && r.proxy === proxy);
     const lines = [
-      `| proxy | load | req/s | vs nginx req/s | vs caddy req/s | p99 ms | CPU µs/req | vs nginx CPU | RSS MB | errors |`,
+      `| proxy | load | req/s | vs nginx req/s | vs caddy req/s | p99 ms | CPU µs/req | vs nginx CPU | RSS MB (idle → after load) | errors |`,
       `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
     ];
     for (const r of rows) {
       const ng = ref(r.load, 'nginx 1 worker');
       const cd = ref(r.load, 'caddy');
       lines.push(
-        `| ${r.proxy} | ${r.load} | ${r.rps.toFixed(0)} | ${ng ? (r.rps / ng.rps).toFixed(2) : '-'}× | ${cd ? (r.rps / cd.rps).toFixed(2) : '-'}× | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(0)} | ${ng ? (r.cpuUsPerReq / ng.cpuUsPerReq).toFixed(2) : '-'}× | ${(rss[r.proxy] ?? NaN).toFixed(0)} | ${r.errors} |`,
+        `| ${r.proxy} | ${r.load} | ${r.rps.toFixed(0)} | ${ng ? (r.rps / ng.rps).toFixed(2) : '-'}× | ${cd ? (r.rps / cd.rps).toFixed(2) : '-'}× | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(0)} | ${ng ? (r.cpuUsPerReq / ng.cpuUsPerReq).toFixed(2) : '-'}× | ${(rssIdle[r.proxy] ?? NaN).toFixed(0)} → ${(rss[r.proxy] ?? NaN).toFixed(0)} | ${r.errors} |`,
       );
     }
     const table = `Response body ${Buffer.byteLength(body)} bytes; wrk 1 thread, ${seconds} s per run, median of ${rounds} rounds (engines interleaved); 2 shared cores.\n\n${lines.join('\n')}\n`;

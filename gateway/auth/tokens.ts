@@ -11,15 +11,19 @@
  *                    written atomically. A token is accepted only while its id is in this list
  *                    and not revoked. The file is re-read when its identity (inode, size, mtime)
  *                    changes. A short-lived process (the CLI) checks that with one stat per call.
- *                    The daemon opens the service with `watch: true`: an inotify watch on the folder
- *                    marks the list stale, and the stat runs only then (plus once a second as a
- *                    safety net). The kernel queues the watch event when the CLI's rename lands, so
- *                    the event loop sees it before any request sent after the CLI returned: a
- *                    revocation still applies to the very next request, without a stat per request
- *                    (that stat cost ~8 % of the proxy's CPU, measured).
+ *                    The daemon opens the service with `watch: true` instead: it listens on
+ *                    `tokens.sock` (0600), and every change made by another process (the CLI)
+ *                    ends by telling the daemon through it and waiting for the daemon to have
+ *                    re-read the list. So `nodegate token revoke` returns only once the running
+ *                    daemon refuses the token: a revocation applies to the very next request,
+ *                    without a stat per request (that stat cost ~8 % of the proxy's CPU,
+ *                    measured). An inotify watch on the folder and a stat once a second cover a
+ *                    change written by anything else (an edit, a restore from backup). Without
+ *                    the socket (path too long, odd filesystem) the daemon stats per request.
  */
-import { statSync, readFileSync, watch, type FSWatcher } from 'node:fs';
-import { open, unlink, mkdir } from 'node:fs/promises';
+import { statSync, readFileSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { open, unlink, mkdir, chmod } from 'node:fs/promises';
+import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify, generateKeyPair, exportJWK, importJWK, errors as joseErrors, type CryptoKey, type JWK } from 'jose';
@@ -44,6 +48,10 @@ const LOCK_STALE_MS = 10_000;
 /** With a watch, tokens.json is still stat-ed this often, in case an inotify event was lost. */
 const WATCHED_RECHECK_MS = 1000;
 const LIST_FILE = 'tokens.json';
+/** The daemon's socket: a process that changed tokens.json waits here until the daemon re-read it. */
+const NOTIFY_SOCKET = 'tokens.sock';
+/** How long a CLI waits for the daemon's acknowledgement (the watch catches the change anyway). */
+const NOTIFY_TIMEOUT_MS = 3000;
 
 export interface TokenSummary {
   id: string;
@@ -145,6 +153,7 @@ export class TokenService {
   readonly #verified = new Map<string, TokenClaims>();
   readonly #listPath: string;
   #watcher: FSWatcher | undefined;
+  #notifyServer: Server | undefined;
   /** With a watch: the list may have changed since it was last read. */
   #stale = true;
   #checkedAt = 0;
@@ -185,12 +194,43 @@ export class TokenService {
     const { d: _d, ...publicJwk } = jwk;
     const publicKey = (await importJWK(publicJwk, ALGORITHM)) as CryptoKey;
     const service = new TokenService(dir, privateKey, publicKey, options.now ?? Date.now);
-    if (options.watch) service.#watch();
+    if (options.watch) await service.#watch();
     service.#refreshList();
     return service;
   }
 
-  #watch(): void {
+  async #watch(): Promise<void> {
+    const socketPath = join(this.#dir, NOTIFY_SOCKET);
+    try {
+      await unlink(socketPath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err; // a socket left by a daemon that was killed
+      });
+      const server = createServer((socket) => {
+        socket.on('error', () => socket.destroy());
+        this.#stale = true;
+        try {
+          this.#listIdentity = undefined;
+          this.#refreshList();
+          this.#stale = false;
+          this.#checkedAt = this.#now();
+        } catch {
+          // a corrupt list: verify() reports it on every request until it is restored
+        }
+        socket.end('ok\n');
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      server.unref();
+      await chmod(socketPath, 0o600);
+      this.#notifyServer = server;
+    } catch {
+      return; // no socket: keep the exact stat per verification, no watch
+    }
     try {
       const watcher = watch(this.#dir, { persistent: false }, (_event, filename) => {
         if (filename === null || filename === LIST_FILE) this.#stale = true;
@@ -210,6 +250,15 @@ export class TokenService {
   close(): void {
     this.#watcher?.close();
     this.#watcher = undefined;
+    if (this.#notifyServer) {
+      this.#notifyServer.close();
+      this.#notifyServer = undefined;
+      try {
+        unlinkSync(join(this.#dir, NOTIFY_SOCKET));
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /** Re-reads the list when it may have changed: always without a watch, else when marked stale. */
@@ -253,6 +302,7 @@ export class TokenService {
     } finally {
       await release();
     }
+    if (this.#notifyServer === undefined) await notifyDaemon(join(this.#dir, NOTIFY_SOCKET));
   }
 
   /** Issues a token. `ttlSeconds` default {@link DEFAULT_TOKEN_TTL_SECONDS}. */
@@ -377,6 +427,25 @@ function parseTokenFile(text: string, path: string): Map<string, TokenSummary> {
     if (typeof t?.id === 'string' && isScope(t.scope)) map.set(t.id, t);
   }
   return map;
+}
+
+/**
+ * Tells a running daemon that tokens.json changed and waits until it has re-read it. Resolves
+ * quietly when no daemon listens, or after {@link NOTIFY_TIMEOUT_MS} (its watch catches up).
+ */
+function notifyDaemon(socketPath: string): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, NOTIFY_TIMEOUT_MS);
+    socket.on('data', done);
+    socket.on('end', done);
+    socket.on('error', done); // ENOENT / ECONNREFUSED: no daemon running
+  });
 }
 
 async function writeKeyOnce(path: string, text: string): Promise<void> {

@@ -65,7 +65,27 @@ describe('TokenService', () => {
     expect(tokens.list().find((t) => t.id === created.id)?.revokedAt).toMatch(/^\d{4}-/);
   });
 
-  it('with a watch (the daemon), a revocation written by another process applies to the next verify, every time', async () => {
+  it('the daemon (watch: true) re-reads the list before a revoking process returns: the token is refused at once', async () => {
+    const { dir } = await service();
+    const daemon = await TokenService.open(dir, { watch: true });
+    cleanups.push(() => Promise.resolve(daemon.close()));
+    const socketPath = join(dir, 'gateway', 'tokens.sock');
+    expect((await stat(socketPath)).mode & 0o777).toBe(0o600);
+    const cli = await TokenService.open(dir);
+    for (let i = 0; i < 20; i++) {
+      const created = await cli.create({ scope: 'invoice', name: `pos${i}` });
+      expect(daemon.verifyCached(created.token)).toBeUndefined(); // not seen yet: the signature is checked once
+      expect((await daemon.verify(created.token)).id).toBe(created.id);
+      await cli.revoke(created.id);
+      expect(() => daemon.verifyCached(created.token)).toThrow(expect.objectContaining({ code: 'NG_GW_TOKEN_REVOKED' }) as Error);
+    }
+    daemon.close();
+    await expect(stat(socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    // with no daemon listening, a change still succeeds
+    expect((await cli.create({ scope: 'readonly', name: 'no-daemon' })).scope).toBe('readonly');
+  });
+
+  it('with a watch (the daemon), a change written by anything else (an edit, a restore) applies to the next verify', async () => {
     const { dir } = await service();
     const tokens = await TokenService.open(dir, { watch: true });
     cleanups.push(() => Promise.resolve(tokens.close()));
