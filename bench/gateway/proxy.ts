@@ -252,7 +252,7 @@ https://${NAME}:${cdPort} {
           await symlink(join(ROOT, 'node_modules'), join(dir.path, 'node_modules')); // dist/ resolves packages from its parent
           // its own copy of the data dir (same token key, same cert) on its own port: both run at once
           const distData = join(dir.path, 'data-dist');
-          await cp(dataDir, distData, { recursive: true });
+          await cp(dataDir, distData, { recursive: true, filter: (src) => !src.endsWith('.sock') }); // not the running daemon's socket
           const port = await freePort();
           await writeDefaultGatewayConfig(distData, { https: `127.0.0.1:${port}`, serverNames: [NAME], lndRestUrl: `https://127.0.0.1:${upPort}`, lndDir });
           const p = startProcess(process.execPath, [...(await deployedNodeFlags()), ...nodeArgs, entry, 'start', '--data', distData], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
