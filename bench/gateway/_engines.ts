@@ -29,6 +29,8 @@ const upstream = new LndUpstream({ restUrl: lndUrl, lndDir, network: 'mainnet', 
 const lndCert = readFileSync(join(lndDir, 'tls.cert'), 'utf8');
 const fingerprint = new X509Certificate(lndCert).fingerprint256;
 const origin = new URL(lndUrl);
+/** The same pin as the gateway's: LND's exact certificate. */
+const pin = (_host: string, cert: { fingerprint256: string }) => (cert.fingerprint256 === fingerprint ? undefined : new Error('pin'));
 
 async function authorize(req: IncomingMessage): Promise<Record<string, string | string[]> | undefined> {
   const token = tokenFromHeaders(req.headers.authorization, req.headers['grpc-metadata-macaroon']);
@@ -45,7 +47,7 @@ function fail(res: ServerResponse, status: number): void {
 }
 
 if (mode === 'https-agent') {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: lndCert, checkServerIdentity: (_h, c) => (c.fingerprint256 === fingerprint ? undefined : new Error('pin')) });
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: lndCert, checkServerIdentity: pin });
   const server = createHttpsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
     authorize(req).then(
       (headers) => {
@@ -64,12 +66,7 @@ if (mode === 'https-agent') {
 } else if (mode === 'fastify-undici') {
   const app = Fastify({ logger: false, https: { cert: certPem, key: keyPem, minVersion: 'TLSv1.2' } });
   app.all('/*', async (request, reply) => {
-    let headers: Record<string, string | string[]> | undefined;
-    try {
-      headers = await authorize(request.raw);
-    } catch {
-      headers = undefined;
-    }
+    const headers = await authorize(request.raw).catch(() => undefined); // a bad token: 401 below
     if (!headers) return reply.code(401).send();
     const r = await upstream.dispatcher().request({ origin: upstream.origin, method: 'GET', path: request.url, headers });
     reply.code(r.statusCode).headers(clientResponseHeaders(r.headers));
@@ -82,15 +79,10 @@ if (mode === 'https-agent') {
   const app = Fastify({ logger: false, https: { cert: certPem, key: keyPem, minVersion: 'TLSv1.2' } });
   await app.register(replyFrom, {
     base: lndUrl,
-    undici: { connections: 64, pipelining: 1, connect: { ca: lndCert, checkServerIdentity: (_h: string, c: { fingerprint256: string }) => (c.fingerprint256 === fingerprint ? undefined : new Error('pin')) } },
+    undici: { connections: 64, pipelining: 1, connect: { ca: lndCert, checkServerIdentity: pin } },
   });
   app.all('/*', async (request, reply) => {
-    let headers: Record<string, string | string[]> | undefined;
-    try {
-      headers = await authorize(request.raw);
-    } catch {
-      headers = undefined;
-    }
+    const headers = await authorize(request.raw).catch(() => undefined); // a bad token: 401 below
     if (!headers) return reply.code(401).send();
     const macaroon = headers['grpc-metadata-macaroon'] as string;
     return reply.from(request.url, {
@@ -106,7 +98,7 @@ if (mode === 'https-agent') {
 } else if (mode === 'http-proxy') {
   const mod = await import('http-proxy');
   const httpProxy = (mod as { default?: typeof mod }).default ?? mod; // CommonJS: module.exports is default
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: lndCert, checkServerIdentity: (_h, c) => (c.fingerprint256 === fingerprint ? undefined : new Error('pin')) });
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: lndCert, checkServerIdentity: pin });
   const proxy = httpProxy.createProxyServer({ target: lndUrl, agent, secure: true, xfwd: false });
   proxy.on('proxyReq', (proxyReq, req) => {
     proxyReq.removeHeader('authorization');
