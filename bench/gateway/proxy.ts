@@ -11,10 +11,11 @@
  * round-robin over them for BENCH_ROUNDS rounds (default 3); each figure is the median.
  * Run: node bin/run-ts.js bench/gateway/proxy.ts [seconds-per-run]   (all traffic on 127.0.0.1)
  * While working on one engine: BENCH_ONLY=<name prefixes, comma-separated>, BENCH_CONNS=64,1 (loads by connection
- * count), BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (node flags for the nodegate engines).
+ * count), BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (node flags for the nodegate engines),
+ * BENCH_FLAG_VARIANTS="A;B" (the deployed build once more per V8 flag set, to tune the unit's flags).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile, readFile, readdir, symlink, cp } from 'node:fs/promises';
+import { mkdir, writeFile, readFile, readdir, symlink, cp, mkdtemp } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -233,6 +234,28 @@ https://${NAME}:${cdPort} {
     // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the nodegate engines.
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const headers = [`Host: ${NAME}`, `Authorization: Bearer ${token}`];
+    // As deployed: the distribution build (scripts/build.ts) run by plain node with the flags of
+    // deploy/systemd/nodegate.service, so the benchmark measures exactly what a node runs. Built once.
+    let built: Promise<string> | undefined;
+    const deployedEngine = (name: string, flags: () => Promise<string[]>) => ({
+      name,
+      start: async () => {
+        built ??= (async () => {
+          const entry = await buildDist(join(dir.path, 'dist'));
+          await symlink(join(ROOT, 'node_modules'), join(dir.path, 'node_modules')); // dist/ resolves packages from its parent
+          return entry;
+        })();
+        const entry = await built;
+        // its own copy of the data dir (same token key, same cert) on its own port: all run at once
+        const distData = await mkdtemp(join(dir.path, 'data-dist-'));
+        await cp(dataDir, distData, { recursive: true, filter: (src) => !src.endsWith('.sock') }); // not the running daemon's socket
+        const port = await freePort();
+        await writeDefaultGatewayConfig(distData, { https: `127.0.0.1:${port}`, serverNames: [NAME], lndRestUrl: `https://127.0.0.1:${upPort}`, lndDir });
+        const p = startProcess(process.execPath, [...(await flags()), ...nodeArgs, entry, 'start', '--data', distData], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
+        await p.waitFor(/listening on/, 20_000);
+        return { proc: p, port, pids: () => Promise.resolve([p.pid]) };
+      },
+    });
     const engines: { name: string; start: () => Promise<{ pids: () => Promise<number[]>; port: number; proc: RunningProcess }> }[] = [
       {
         name: 'nodegate (node https + undici Pool)',
@@ -242,24 +265,13 @@ https://${NAME}:${cdPort} {
           return { proc: p, port: gwPort, pids: () => Promise.resolve([p.pid]) };
         },
       },
-      {
-        // As deployed: the distribution build (scripts/build.ts) run by plain node with the flags of
-        // deploy/systemd/nodegate.service, so the benchmark measures exactly what a node runs.
-        name: 'nodegate as deployed (dist build)',
-        start: async () => {
-          const distDir = join(dir.path, 'dist');
-          const entry = await buildDist(distDir);
-          await symlink(join(ROOT, 'node_modules'), join(dir.path, 'node_modules')); // dist/ resolves packages from its parent
-          // its own copy of the data dir (same token key, same cert) on its own port: both run at once
-          const distData = join(dir.path, 'data-dist');
-          await cp(dataDir, distData, { recursive: true, filter: (src) => !src.endsWith('.sock') }); // not the running daemon's socket
-          const port = await freePort();
-          await writeDefaultGatewayConfig(distData, { https: `127.0.0.1:${port}`, serverNames: [NAME], lndRestUrl: `https://127.0.0.1:${upPort}`, lndDir });
-          const p = startProcess(process.execPath, [...(await deployedNodeFlags()), ...nodeArgs, entry, 'start', '--data', distData], { env: { ...process.env, NODEGATE_LOG_LEVEL: 'warn' } });
-          await p.waitFor(/listening on/, 20_000);
-          return { proc: p, port, pids: () => Promise.resolve([p.pid]) };
-        },
-      },
+      deployedEngine('nodegate as deployed (dist build)', () => deployedNodeFlags()),
+      // BENCH_FLAG_VARIANTS="--max-semi-space-size=4;--single-threaded-gc" adds the deployed build
+      // once per flag set (';'-separated), to tune the unit's V8 flags against the same load.
+      ...(process.env.BENCH_FLAG_VARIANTS ?? '')
+        .split(';')
+        .filter((v) => v.trim() !== '')
+        .map((v) => deployedEngine(`dist build with [${v.trim()}]`, () => Promise.resolve(v.split(' ').filter(Boolean)))),
       {
         name: 'nginx 1 worker',
         start: async () => {
