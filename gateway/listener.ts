@@ -6,7 +6,7 @@
  * stop. Also the plain-HTTP listener that redirects to HTTPS (308, RFC 9110 section 15.4.9).
  */
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server as HttpServer, type OutgoingHttpHeaders } from 'node:http';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
@@ -67,16 +67,43 @@ function clientErrorReply(code: string | undefined): string | undefined {
   }
 }
 
+/**
+ * The listener's response class: every response carries `Strict-Transport-Security` (unless the
+ * code answering set its own). Added in writeHead (node's implicit head goes through it too), so a
+ * reply whose headers come as one list, like the LND relay's, stays on node's direct path: a
+ * setHeader before writeHead would send every proxied reply through node's slower header merge.
+ */
+function responseWithHsts(hsts: string): typeof ServerResponse {
+  return class HstsResponse extends ServerResponse {
+    override writeHead(statusCode: number, reason?: string | OutgoingHttpHeaders | OutgoingHttpHeaders[keyof OutgoingHttpHeaders][], headers?: OutgoingHttpHeaders | OutgoingHttpHeaders[keyof OutgoingHttpHeaders][]): this {
+      const withReason = typeof reason === 'string';
+      let list = withReason ? headers : reason;
+      if (Array.isArray(list) && !this.hasHeader('strict-transport-security')) {
+        // a copy: the caller's list may be shared between responses
+        if (!hasHeaderNamed(list, 'strict-transport-security')) list = list.length > 0 && Array.isArray(list[0]) ? [...list, ['strict-transport-security', hsts]] : [...list, 'strict-transport-security', hsts];
+      } else if (!this.hasHeader('strict-transport-security') && (list === undefined || list === null || (list as OutgoingHttpHeaders)['strict-transport-security'] === undefined)) {
+        this.setHeader('strict-transport-security', hsts);
+      }
+      return withReason ? super.writeHead(statusCode, reason, list as OutgoingHttpHeaders) : super.writeHead(statusCode, list as OutgoingHttpHeaders);
+    }
+  } as typeof ServerResponse;
+}
+
+/** Whether a header list (flat `name, value, …` or `[name, value]` pairs) names `lowerName`. */
+function hasHeaderNamed(list: unknown[], lowerName: string): boolean {
+  if (list.length > 0 && Array.isArray(list[0])) return list.some((pair) => String((pair as unknown[])[0]).toLowerCase() === lowerName);
+  for (let i = 0; i < list.length; i += 2) if (String(list[i]).toLowerCase() === lowerName) return true;
+  return false;
+}
+
 export class HttpsListener {
   readonly #server: HttpsServer;
   readonly #o: HttpsListenerOptions;
-  readonly #hsts: string | undefined;
   #stopping = false;
 
   private constructor(server: HttpsServer, options: HttpsListenerOptions) {
     this.#server = server;
     this.#o = options;
-    this.#hsts = options.hstsMaxAgeSeconds > 0 ? `max-age=${options.hstsMaxAgeSeconds}` : undefined;
   }
 
   static async start(options: HttpsListenerOptions): Promise<HttpsListener> {
@@ -102,6 +129,7 @@ export class HttpsListener {
       connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
       requireHostHeader: true,
       noDelay: true,
+      ...(options.hstsMaxAgeSeconds > 0 ? { ServerResponse: responseWithHsts(`max-age=${options.hstsMaxAgeSeconds}`) } : {}),
     });
     const listener = new HttpsListener(server, options);
     // Clients without SNI (reached by IP address) get the handshake-time default too: node keeps
@@ -146,7 +174,6 @@ export class HttpsListener {
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {
-    if (this.#hsts) res.setHeader('strict-transport-security', this.#hsts);
     if (this.#stopping) res.setHeader('connection', 'close');
     if (this.#misdirected(req)) {
       replyError(res, gatewayError('NG_GW_HOST_MISMATCH', 421, 'The Host header names another server than the TLS connection (SNI) was opened for.'));

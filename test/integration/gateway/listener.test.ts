@@ -4,6 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { startHarness, rawExchange, parseRaw, GW_NAME, type Harness } from '../../support/gateway-harness.ts';
 import { makeSelfSignedCert } from '../../support/test-cert.ts';
+import { HttpsListener } from '../../../gateway/listener.ts';
+import { createLogger } from '../../../core/log.ts';
 
 let h: Harness;
 let token: string;
@@ -58,9 +60,90 @@ describe('TLS', () => {
     }
   });
 
-  it('sends HSTS', async () => {
-    const raw = await rawExchange(h, `GET /v1/getinfo HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
-    expect(parseRaw(raw).headers).toMatch(/\r\nstrict-transport-security: max-age=15552000\r\n/i);
+  it('sends HSTS once on every kind of reply: proxied LND call, gateway error, owner page, 421', async () => {
+    const requests = [
+      `GET /v1/getinfo HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`, // the relay's header list
+      `GET /v1/getinfo HTTP/1.1\r\nHost: ${GW_NAME}\r\nAuthorization: Bearer nope\r\nConnection: close\r\n\r\n`, // 401 error reply
+      `GET /_nodegate/login HTTP/1.1\r\nHost: ${GW_NAME}\r\nConnection: close\r\n\r\n`, // fastify
+      `GET /v1/getinfo HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n`, // 421
+    ];
+    const statuses: number[] = [];
+    for (const request of requests) {
+      const reply = parseRaw(await rawExchange(h, request));
+      statuses.push(reply.status);
+      expect(reply.headers.match(/\r\nstrict-transport-security: max-age=15552000\r\n/gi), request.split('\r\n')[0]).toHaveLength(1);
+    }
+    expect(statuses).toEqual([200, 401, 200, 421]);
+  });
+});
+
+describe('HSTS on replies written any way', () => {
+  let server: HttpsListener;
+  const shared = ['x-shared', 'yes'];
+  beforeAll(async () => {
+    server = await HttpsListener.start({
+      host: '127.0.0.1',
+      port: 0,
+      tls: h.tls,
+      limits: h.config.limits,
+      hstsMaxAgeSeconds: 60,
+      logger: createLogger({ level: 'silent' }),
+      onUpgrade: (_req, socket) => socket.destroy(),
+      onRequest: (req, res) => {
+        switch (req.url) {
+          case '/implicit': // node writes the head itself
+            res.end('x');
+            return;
+          case '/object':
+            res.writeHead(200, { 'content-type': 'text/plain' }).end('x');
+            return;
+          case '/list-repeated': // a flat list keeps repeated names apart
+            res.writeHead(200, ['set-cookie', 'a=1', 'set-cookie', 'b=2', 'content-length', '1']).end('x');
+            return;
+          case '/pairs':
+            res.writeHead(200, 'Fine', [['x-pair', '1']] as unknown as string[]).end('x');
+            return;
+          case '/own-hsts': // what the answering code sets wins
+            res.writeHead(200, ['Strict-Transport-Security', 'max-age=5']).end('x');
+            return;
+          case '/set-own':
+            res.setHeader('strict-transport-security', 'max-age=7');
+            res.writeHead(200, ['content-length', '1']).end('x');
+            return;
+          default:
+            res.writeHead(200, shared).end('x');
+        }
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop(0);
+  });
+
+  async function get(path: string): Promise<{ status: number; headers: string }> {
+    const s = await new Promise<TLSSocket>((resolve, reject) => {
+      const sock = tlsConnect({ host: '127.0.0.1', port: server.address().port, servername: GW_NAME, ca: h.cert.certPem }, () => resolve(sock));
+      sock.once('error', reject);
+    });
+    s.end(`GET ${path} HTTP/1.1\r\nHost: ${GW_NAME}\r\nConnection: close\r\n\r\n`);
+    let text = '';
+    for await (const chunk of s) text += (chunk as Buffer).toString('latin1');
+    return parseRaw(text);
+  }
+  const hsts = (headers: string) => [...headers.matchAll(/\r\nstrict-transport-security: ([^\r]*)/gi)].map((m) => m[1]);
+
+  it('adds it to an implicit head, a header object, a flat list and a list of pairs', async () => {
+    for (const path of ['/implicit', '/object', '/list-repeated', '/pairs']) expect(hsts((await get(path)).headers), path).toEqual(['max-age=60']);
+    const repeated = await get('/list-repeated');
+    expect(repeated.headers).toMatch(/\r\nset-cookie: a=1\r\n/i);
+    expect(repeated.headers).toMatch(/\r\nset-cookie: b=2\r\n/i);
+  });
+
+  it('keeps a value the answering code set, and never changes a list shared between replies', async () => {
+    expect(hsts((await get('/own-hsts')).headers)).toEqual(['max-age=5']);
+    expect(hsts((await get('/set-own')).headers)).toEqual(['max-age=7']);
+    for (let i = 0; i < 3; i++) expect(hsts((await get('/shared')).headers)).toEqual(['max-age=60']);
+    expect(shared).toEqual(['x-shared', 'yes']);
   });
 });
 
