@@ -5,6 +5,9 @@
  * - `fastify-undici`: fastify route + the same undici Pool (fastify on the hot path)
  * - `fastify-reply-from`: fastify + @fastify/reply-from (its undici mode), the issue's candidate
  * - `http-proxy`: node:https server + http-proxy with a keep-alive https.Agent, the other candidate
+ * - `floor`: not a usable proxy but the runtime's floor: node:https + the same undici Pool through
+ *   dispatch(), with no token check, no header filtering, no HSTS, a fixed macaroon. What the gateway
+ *   costs above it is its own work; what this costs above nginx is node's.
  * Run: node bin/run-ts.js bench/gateway/_engines.ts MODE DATA_DIR PORT LND_URL LND_DIR
  */
 import { createServer as createHttpsServer, request as httpsRequest, Agent } from 'node:https';
@@ -115,6 +118,31 @@ if (mode === 'https-agent') {
         proxy.web(req, res);
       },
       () => fail(res, 401),
+    );
+  });
+  server.listen(Number(portText), '127.0.0.1', () => process.stdout.write('engine ready\n'));
+} else if (mode === 'floor') {
+  const macaroon = upstream.macaroonHex('readonly');
+  const pool = upstream.dispatcher();
+  const server = createHttpsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
+    const chunks: Buffer[] = [];
+    let status = 0;
+    let headers: string[] = [];
+    pool.dispatch(
+      { origin: upstream.origin, method: 'GET', path: req.url ?? '/', headers: ['grpc-metadata-macaroon', macaroon] },
+      {
+        onRequestStart: () => undefined,
+        onResponseStart: (_c, statusCode, h) => {
+          status = statusCode;
+          headers = ['content-type', String(h['content-type']), 'content-length', String(h['content-length'])];
+        },
+        onResponseData: (_c, chunk) => void chunks.push(chunk),
+        onResponseEnd: () => {
+          res.writeHead(status, headers);
+          res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        },
+        onResponseError: () => fail(res, 502),
+      },
     );
   });
   server.listen(Number(portText), '127.0.0.1', () => process.stdout.write('engine ready\n'));

@@ -7,8 +7,9 @@
  * cert pinned by every proxy like LND's tls.cert. Load: wrk, 1 thread, 64 connections and 1
  * connection keep-alive, and 16 connections with `Connection: close` (a TLS handshake per request).
  * Reported: requests/s, p99, the proxy's CPU time per request (utime+stime from /proc/<pid>/stat
- * over the run divided by requests), RSS after the runs. All engines run at once and the runs go
- * round-robin over them for BENCH_ROUNDS rounds (default 3); each figure is the median.
+ * over the run divided by requests), RSS and its private part idle, right after the runs and 20 s
+ * later. All engines run at once and the runs go round-robin over them for BENCH_ROUNDS rounds
+ * (default 3); each figure is the median, and each ratio the median of the per-round ratios.
  * Run: node bin/run-ts.js bench/gateway/proxy.ts [seconds-per-run]   (all traffic on 127.0.0.1)
  * While working on one engine: BENCH_ONLY=<name prefixes, comma-separated>, BENCH_CONNS=64,1 (loads by connection
  * count), BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (node flags for the nodegate engines),
@@ -43,6 +44,8 @@ interface WrkResult {
 interface Row {
   proxy: string;
   load: string;
+  /** The round it was measured in (-1 for a median over rounds). */
+  round: number;
   rps: number;
   p99Ms: number;
   cpuUsPerReq: number;
@@ -93,17 +96,26 @@ async function deployedNodeFlags(): Promise<string[]> {
   return words.slice(1, script);
 }
 
-async function rssMb(pids: number[]): Promise<number> {
-  let kb = 0;
+/**
+ * RSS and its private part (RssAnon: heap, stacks, buffers) in MB. The rest of RSS is the program's
+ * own file pages (for node, ~40 MB of its executable), shared and evictable.
+ */
+/** How long after the last run memory is read again (past undici's and nginx's idle timeouts). */
+const SETTLE_MS = 20_000;
+
+async function memoryMb(pids: number[]): Promise<{ rss: number; anon: number }> {
+  let rss = 0;
+  let anon = 0;
   for (const pid of pids) {
     try {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      kb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      anon += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0);
     } catch {
       // gone
     }
   }
-  return kb / 1024;
+  return { rss: rss / 1024, anon: anon / 1024 };
 }
 
 /** The PIDs of `pid` and its direct children (nginx master + workers). */
@@ -294,6 +306,7 @@ https://${NAME}:${cdPort} {
           ['fastify-undici', 'alt: fastify + undici Pool'],
           ['fastify-reply-from', 'alt: fastify + @fastify/reply-from'],
           ['http-proxy', 'alt: node https + http-proxy'],
+          ['floor', 'floor: node https + undici, no checks'],
         ] as const
       ).map(([mode, name]) => ({
         name,
@@ -320,14 +333,15 @@ https://${NAME}:${cdPort} {
     ).filter(([, conns]) => !process.env.BENCH_CONNS || process.env.BENCH_CONNS.split(',').includes(String(conns)));
     const running: { name: string; port: number; proc: RunningProcess; pids: () => Promise<number[]> }[] = [];
     const samples = new Map<string, Row[]>();
-    const rss: Record<string, number> = {};
-    const rssIdle: Record<string, number> = {};
+    const rss: Record<string, { rss: number; anon: number }> = {};
+    const rssIdle: Record<string, { rss: number; anon: number }> = {};
+    const settled: Record<string, { rss: number; anon: number }> = {};
     try {
       for (const engine of engines) {
         if (only && !only.split(',').some((prefix) => engine.name.startsWith(prefix))) continue;
         const started = await engine.start();
         running.push({ name: engine.name, ...started });
-        rssIdle[engine.name] = await rssMb(await started.pids());
+        rssIdle[engine.name] = await memoryMb(await started.pids());
         await wrk(started.port, 16, 1, headers); // warm-up: JIT, connection pools, TLS session caches
       }
       for (let round = 0; round < rounds; round++) {
@@ -345,12 +359,15 @@ https://${NAME}:${cdPort} {
             const after = await cpuTicks(ids);
             const key = `${name}\u0000${load}`;
             const list = samples.get(key) ?? [];
-            list.push({ proxy: name, load, rps: r.rps, p99Ms: r.p99Ms, cpuUsPerReq: r.requests > 0 ? (((after - before) / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors });
+            list.push({ proxy: name, load, round, rps: r.rps, p99Ms: r.p99Ms, cpuUsPerReq: r.requests > 0 ? (((after - before) / CLK_TCK) * 1e6) / r.requests : NaN, errors: r.errors });
             samples.set(key, list);
           }
         }
       }
-      for (const { name, pids } of running) rss[name] = await rssMb(await pids());
+      for (const { name, pids } of running) rss[name] = await memoryMb(await pids());
+      // and once idle connections have timed out and the garbage collectors have caught up
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      for (const { name, pids } of running) settled[name] = await memoryMb(await pids());
     } finally {
       for (const { proc } of running) await proc.stop().catch(() => undefined);
     }
@@ -358,24 +375,33 @@ https://${NAME}:${cdPort} {
       const sorted = [...xs].sort((a, b) => a - b);
       return sorted[Math.floor(sorted.length / 2)] ?? NaN;
     };
+    // Ratios to a peer are taken per round (the two ran back to back, on the machine as it was then)
+    // and the median of those is reported: steadier than a ratio of two medians on a drifting machine.
+    const ratio = (name: string, load: string, peer: string, field: 'rps' | 'cpuUsPerReq'): string => {
+      const mine = samples.get(`${name}\u0000${load}`) ?? [];
+      const theirs = samples.get(`${peer}\u0000${load}`) ?? [];
+      const per = mine.map((m) => m[field] / (theirs.find((t) => t.round === m.round)?.[field] ?? NaN)).filter((x) => Number.isFinite(x));
+      return per.length === 0 ? '-' : median(per).toFixed(2);
+    };
     const rows: Row[] = [];
     for (const { name } of running) {
       for (const [load] of loads) {
         const list = samples.get(`${name}\u0000${load}`) ?? [];
-        rows.push({ proxy: name, load, rps: median(list.map((r) => r.rps)), p99Ms: median(list.map((r) => r.p99Ms)), cpuUsPerReq: median(list.map((r) => r.cpuUsPerReq)), errors: list.reduce((n, r) => n + r.errors, 0) });
+        rows.push({ proxy: name, load, round: -1, rps: median(list.map((r) => r.rps)), p99Ms: median(list.map((r) => r.p99Ms)), cpuUsPerReq: median(list.map((r) => r.cpuUsPerReq)), errors: list.reduce((n, r) => n + r.errors, 0) });
       }
     }
 
-    const ref = (load: string, proxy: string) => rows.find((r) => r.load === load && r.proxy === proxy);
     const lines = [
-      `| proxy | load | req/s | vs nginx req/s | vs caddy req/s | p99 ms | CPU µs/req | vs nginx CPU | RSS MB (idle → after load) | errors |`,
-      `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
+      `| proxy | load | req/s | vs nginx req/s | vs caddy req/s | p99 ms | CPU µs/req | vs nginx CPU | RSS MB (idle → after load → ${SETTLE_MS / 1000} s later) | private MB (same) | errors |`,
+      `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
     ];
     for (const r of rows) {
-      const ng = ref(r.load, 'nginx 1 worker');
-      const cd = ref(r.load, 'caddy');
+      const idle = rssIdle[r.proxy];
+      const after = rss[r.proxy];
+      const later = settled[r.proxy];
+      const mb = (x: number | undefined) => (x ?? NaN).toFixed(0);
       lines.push(
-        `| ${r.proxy} | ${r.load} | ${r.rps.toFixed(0)} | ${ng ? (r.rps / ng.rps).toFixed(2) : '-'}× | ${cd ? (r.rps / cd.rps).toFixed(2) : '-'}× | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(0)} | ${ng ? (r.cpuUsPerReq / ng.cpuUsPerReq).toFixed(2) : '-'}× | ${(rssIdle[r.proxy] ?? NaN).toFixed(0)} → ${(rss[r.proxy] ?? NaN).toFixed(0)} | ${r.errors} |`,
+        `| ${r.proxy} | ${r.load} | ${r.rps.toFixed(0)} | ${ratio(r.proxy, r.load, 'nginx 1 worker', 'rps')}× | ${ratio(r.proxy, r.load, 'caddy', 'rps')}× | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(0)} | ${ratio(r.proxy, r.load, 'nginx 1 worker', 'cpuUsPerReq')}× | ${mb(idle?.rss)} → ${mb(after?.rss)} → ${mb(later?.rss)} | ${mb(idle?.anon)} → ${mb(after?.anon)} → ${mb(later?.anon)} | ${r.errors} |`,
       );
     }
     const table = `Response body ${Buffer.byteLength(body)} bytes; wrk 1 thread, ${seconds} s per run, median of ${rounds} rounds (engines interleaved); 2 shared cores.\n\n${lines.join('\n')}\n`;

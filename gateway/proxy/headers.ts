@@ -8,6 +8,9 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host']);
 
+/** A Connection value that is one connection option (`keep-alive`, `close`), not a header name. */
+const ONLY_OPTION = /^\s*(?:keep-alive|close)\s*$/i;
+
 /** `Expect: 100-continue` is answered by node's server already; undici refuses to send it. */
 const REQUEST_ONLY_DROPPED = new Set(['expect']);
 
@@ -16,6 +19,8 @@ const CLIENT_CREDENTIALS = new Set(['authorization', 'grpc-metadata-macaroon', '
 
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  // what nearly every peer sends: names no header, nothing to drop beyond the hop-by-hop set
+  if (typeof value === 'string' && ONLY_OPTION.test(value)) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   const names = text
     .split(',')

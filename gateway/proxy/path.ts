@@ -34,8 +34,7 @@ export function canonicalTarget(target: string): CanonicalTarget {
   if (search.includes('#')) throw problem('character');
   if (!PATH_CHARS.test(path)) throw problem('character');
   if (path.includes('//')) throw problem('empty-segment');
-  for (const segment of path.split('/')) {
-    if (segment === '.' || segment === '..' || (segment.length > 0 && segment.endsWith('.'))) throw problem('dot-segment');
-  }
+  // `.`, `..` and any segment ending in a dot: a dot before a slash or at the end
+  if (path.includes('./') || path.endsWith('.')) throw problem('dot-segment');
   return { path, search };
 }

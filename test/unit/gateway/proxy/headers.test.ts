@@ -46,4 +46,13 @@ describe('hop-by-hop headers', () => {
       'content-type', 'application/json', 'set-cookie', 'a=1', 'set-cookie', 'b=2',
     ]);
   });
+
+  it('a plain Connection: keep-alive or close still drops the hop-by-hop headers, and nothing else', () => {
+    for (const connection of ['keep-alive', 'Keep-Alive', ' close ']) {
+      expect(clientResponseHeaderList({ connection, 'keep-alive': 'timeout=5', 'content-type': 'application/json', 'content-length': '2' })).toEqual(['content-type', 'application/json', 'content-length', '2']);
+      expect(upstreamRequestHeaderList(['Connection', connection, 'Keep-Alive', 'timeout=5', 'Accept', '*/*'], connection, true)).toEqual(['accept', '*/*']);
+    }
+    // an option list that names a header is not the fast case
+    expect(clientResponseHeaderList({ connection: 'keep-alive, x-a', 'x-a': '1', 'x-b': '2' })).toEqual(['x-b', '2']);
+  });
 });

@@ -16,6 +16,8 @@ describe('canonicalTarget', () => {
     expect(canonicalTarget('/v1/graph/node/02' + 'ab'.repeat(32))).toEqual({ path: '/v1/graph/node/02' + 'ab'.repeat(32), search: '' });
     expect(canonicalTarget('/v2/invoices/lookup?payment_hash=q83v%2B%2F8=&x=1')).toEqual({ path: '/v2/invoices/lookup', search: '?payment_hash=q83v%2B%2F8=&x=1' });
     expect(canonicalTarget('/v1/invoices/subscribe?method=GET')).toEqual({ path: '/v1/invoices/subscribe', search: '?method=GET' });
+    // a dot inside or at the start of a segment is no dot segment; a dot in the query is the query's
+    expect(canonicalTarget('/v1/.well-known/a.b?x=./.')).toEqual({ path: '/v1/.well-known/a.b', search: '?x=./.' });
   });
 
   it.each([
@@ -23,6 +25,10 @@ describe('canonicalTarget', () => {
     ['/v1/./getinfo', 'dot-segment'],
     ['/v1/getinfo.', 'dot-segment'],
     ['/v1/getinfo..', 'dot-segment'],
+    ['/v1/a./b', 'dot-segment'],
+    ['/v1/..', 'dot-segment'],
+    ['/.', 'dot-segment'],
+    ['/../v1/getinfo', 'dot-segment'],
     ['/v1/%2e%2e/x', 'encoded'],
     ['/v1/%252e%252e/x', 'encoded'],
     ['/v1/a%2fb', 'encoded'],
