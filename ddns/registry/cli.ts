@@ -11,6 +11,7 @@ const USAGE = `usage: nodegate registry --zone Z --data DIR [--api HOST:PORT] [-
                          [--allow-address CIDR]... [--enrollment-token TOKEN]... [--probe-ca FILE]
                          [--backend embedded|rfc2136 --rfc2136 HOST:PORT --tsig NAME:ALG:SECRET]
                          [--trust-proxy ADDRESS]... [--stun HOST:PORT|off]
+                         [--dns-rate-limit N] [--dns-exempt CIDR]...
 
   --zone Z                 zone devices are named under (<id>.Z)
   --data DIR               registry database directory (or NODEGATE_DATA)
@@ -25,6 +26,11 @@ const USAGE = `usage: nodegate registry --zone Z --data DIR [--api HOST:PORT] [-
   --tsig NAME:ALG:SECRET   its TSIG key (ALG e.g. hmac-sha256, SECRET base64)
   --trust-proxy ADDRESS    take the client address from X-Forwarded-For when the peer is this proxy
   --stun HOST:PORT|off     the STUN echo nodes use to see their address change within seconds
+  --dns-rate-limit N       UDP answers per second to one client network for one answer (default 20,
+                           0 = no limit); past it answers are dropped or sent truncated so the
+                           server cannot be used to reflect a flood at a spoofed address
+  --dns-exempt CIDR        a network never rate-limited, e.g. your own resolvers (repeatable;
+                           loopback always is)
                            (default: the API's host, port ${DEFAULT_STUN_PORT}; off to run none)
 `;
 
@@ -65,6 +71,8 @@ export const command: Command = {
         tsig: { type: 'string' },
         'trust-proxy': { type: 'string', multiple: true },
         stun: { type: 'string' },
+        'dns-rate-limit': { type: 'string' },
+        'dns-exempt': { type: 'string', multiple: true },
       },
       USAGE,
     );
@@ -77,6 +85,8 @@ export const command: Command = {
     } else if (values.backend !== undefined && values.backend !== 'embedded') {
       throw new NodegateError('NG_USAGE', `--backend is embedded or rfc2136, got "${values.backend}".\n\n${USAGE}`);
     }
+    const rate = values['dns-rate-limit'];
+    if (rate !== undefined && !/^\d+$/.test(rate)) throw new NodegateError('NG_USAGE', `--dns-rate-limit expects a whole number of answers per second (0 for no limit), got "${rate}".\n\n${USAGE}`);
     const api = values.api ? parseHostPort(values.api, '--api') : DEFAULT_API;
     const stun = values.stun === 'off' ? undefined : values.stun ? parseHostPort(values.stun, '--stun') : { host: api.host, port: DEFAULT_STUN_PORT };
     const registry = await startRegistry({
@@ -91,6 +101,8 @@ export const command: Command = {
       enrollmentTokens: values['enrollment-token'] ?? [],
       ...(values['probe-ca'] ? { probeCa: values['probe-ca'] } : {}),
       ...(values['trust-proxy'] ? { trustProxy: values['trust-proxy'] } : {}),
+      ...(rate !== undefined ? { dnsRateLimit: Number(rate) } : {}),
+      ...(values['dns-exempt'] ? { dnsExempt: values['dns-exempt'] } : {}),
     });
     try {
       const dns = registry.dnsAddress;

@@ -10,6 +10,7 @@ import { createLogger } from '../../core/log.ts';
 import { NodegateError, messageOf } from '../../core/errors.ts';
 import { isBulkLoading, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
 import { startEmbeddedDns, type EmbeddedDns } from './dns/server.ts';
+import { RRL_DEFAULT_RATE } from './dns/rrl.ts';
 import { Rfc2136Backend } from './rfc2136.ts';
 import type { TsigKey } from '../tsig.ts';
 import { SqliteStore, type RegistryStore } from './store.ts';
@@ -82,6 +83,13 @@ export interface StartRegistryOptions {
   stun?: HostPort;
   /** Per-source rate limits. Default {@link DEFAULT_RATE_LIMITS}. */
   rateLimits?: Partial<RateLimits>;
+  /**
+   * Response rate limiting of the embedded DNS server's UDP answers (ddns/registry/dns/rrl.ts):
+   * answers per second per (client network, response), 0 for none; default 20. `dnsExempt` adds
+   * networks never limited (the vendor's own resolvers) to loopback.
+   */
+  dnsRateLimit?: number;
+  dnsExempt?: string[];
   logger?: Logger;
   /** Clock, ms since the epoch. */
   now?: () => number;
@@ -159,7 +167,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       const glue = wildcard ? {} : dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host };
       const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...glue }];
       try {
-        embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now });
+        const rateLimit = { responsesPerSecond: opts.dnsRateLimit ?? RRL_DEFAULT_RATE, exempt: ['127.0.0.0/8', '::1/128', ...(opts.dnsExempt ?? [])] };
+        embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now, rateLimit });
       } catch (err) {
         if (err instanceof NodegateError) throw err;
         throw new NodegateError('NG_USAGE', `The DNS server cannot listen on ${dnsListen.host}:${dnsListen.port} (${messageOf(err)}); choose another --dns HOST:PORT (ports below 1024 need privileges).`, { cause: err });

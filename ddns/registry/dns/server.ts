@@ -5,6 +5,8 @@
  * queries per connection, idle timeout), RFC 6891 (EDNS0: echo OPT, honour the client's payload
  * size, BADVERS), RFC 2181 §9 (TC only when the required answer does not fit; glue may be dropped),
  * RFC 4592 / RFC 2308 / RFC 8482 (in zone.ts), RFC 5358 (no answers to responses: QR=1 is dropped).
+ * UDP answers go through response rate limiting (rrl.ts) so the server cannot be used as a
+ * reflector; TCP answers are never limited.
  *
  * Hot path: the common query (one question, at most an OPT) is parsed by hand, and its answer is
  * served from a cache of pre-encoded, compressed responses keyed by (lowercased name, type, class,
@@ -21,6 +23,7 @@ import type { BackendCallOptions, BulkLoadingDnsBackend, DeviceRecordSet } from 
 import { NodegateError } from '../../../core/errors.ts';
 import { CLASS_ANY, CLASS_IN, HEADER_LEN, OPCODE_QUERY, parseSimpleQuery, RCODE, readQuestionName, ResponseWriter, TYPE, type ParsedQuery } from './wire.ts';
 import { Zone, type LookupResult, type NameserverSpec, type Section } from './zone.ts';
+import { ResponseRateLimiter, rrlKeyOf, slipResponse, type RrlOptions } from './rrl.ts';
 
 export type { NameserverSpec } from './zone.ts';
 
@@ -56,6 +59,12 @@ export interface EmbeddedDnsOptions {
   tcpIdleTimeoutMs?: number;
   /** Default {@link TCP_MAX_CONNECTIONS}. */
   tcpMaxConnections?: number;
+  /**
+   * Response rate limiting of UDP answers (rrl.ts): default on, 20 answers per second per client
+   * network and response, every second limited answer sent truncated, loopback exempt. `false`
+   * or `{ responsesPerSecond: 0 }` turns it off.
+   */
+  rateLimit?: RrlOptions | false;
 }
 
 export interface EmbeddedDnsStats {
@@ -71,6 +80,10 @@ export interface EmbeddedDnsStats {
   truncated: number;
   cacheHits: number;
   cacheEntries: number;
+  /** UDP answers not sent because their (client network, response) was over the rate. */
+  rateLimitedDropped: number;
+  /** UDP answers sent truncated instead (TC=1) so a real resolver retries over TCP. */
+  rateLimitedSlipped: number;
 }
 
 export interface EmbeddedDns {
@@ -94,6 +107,8 @@ interface CacheEntry {
   serial: number;
   /** Offset of the OPT flags (DO bit) in each buffer, or -1. */
   optFlags: [number, number, number];
+  /** Response rate limiting's key for this answer (rrl.ts), computed once. */
+  rrlKey: number;
 }
 
 const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
@@ -110,7 +125,11 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
   const writer = new ResponseWriter();
   const cache = new Map<string, CacheEntry>();
   const groups = new Map<string, string[]>();
-  const stats: EmbeddedDnsStats = { queries: 0, udpQueries: 0, tcpQueries: 0, answers: {}, malformed: 0, droppedResponses: 0, truncated: 0, cacheHits: 0, cacheEntries: 0 };
+  const stats: EmbeddedDnsStats = { queries: 0, udpQueries: 0, tcpQueries: 0, answers: {}, malformed: 0, droppedResponses: 0, truncated: 0, cacheHits: 0, cacheEntries: 0, rateLimitedDropped: 0, rateLimitedSlipped: 0 };
+  const limiter = opts.rateLimit === false ? undefined : new ResponseRateLimiter(opts.rateLimit ?? {});
+  const rrl = limiter?.enabled ? limiter : undefined;
+  /** The rate-limit key of the answer handle() returned last (handling is synchronous). */
+  let lastKey = 0;
   const count = (rcode: number) => {
     const name = RCODE_NAMES[rcode] ?? String(rcode);
     stats.answers[name] = (stats.answers[name] ?? 0) + 1;
@@ -180,6 +199,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
       serialOffsetNoGlue: noGlue?.serialOffset ?? -1,
       serial: zone.serial,
       optFlags: [full.optFlags, noGlue?.optFlags ?? -1, trunc.optFlags],
+      rrlKey: rrlKeyOf(full.buf),
     };
   };
 
@@ -225,6 +245,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     out[2] = (out[2]! & 0xfe) | (msg[2]! & 0x01);
     out[3] = (out[3]! & 0xef) | (msg[3]! & 0x10);
     msg.copy(out, HEADER_LEN, HEADER_LEN, HEADER_LEN + q.qnameLen);
+    lastKey = entry.rrlKey;
     const optAt = entry.optFlags[which]!;
     if (optAt >= 0 && q.edns?.dnssecOk) out[optAt] = out[optAt]! | 0x80;
     count(entry.rcode);
@@ -237,6 +258,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     out[1] = msg[1]!;
     out.writeUInt16BE(responseFlags((msg[2]! << 8) | msg[3]!, false, false, RCODE.FORMERR), 2);
     count(RCODE.FORMERR);
+    lastKey = rrlKeyOf(out);
     return out;
   };
 
@@ -275,6 +297,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     out[1] = msg[1]!;
     out.writeUInt16BE(responseFlags((msg[2]! << 8) | msg[3]!, false, false, RCODE.NOTIMP), 2);
     count(RCODE.NOTIMP);
+    lastKey = rrlKeyOf(out);
     return out;
   };
 
@@ -314,6 +337,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
       out[1] = msg[1]!;
       out.writeUInt16BE(responseFlags((msg[2]! << 8) | msg[3]!, false, false, RCODE.SERVFAIL), 2);
       count(RCODE.SERVFAIL);
+      lastKey = rrlKeyOf(out);
       return out;
     }
   };
@@ -335,8 +359,20 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
   }
   udp.on('error', (err) => log?.warn({ err }, 'embedded DNS: UDP socket error'));
   udp.on('message', (msg, rinfo) => {
-    const out = safeHandle(msg, false);
-    if (out) udp.send(out, rinfo.port, rinfo.address);
+    let out = safeHandle(msg, false);
+    if (!out) return;
+    if (rrl) {
+      const verdict = rrl.check(rinfo.address, lastKey);
+      if (verdict === 'drop') {
+        stats.rateLimitedDropped++;
+        return;
+      }
+      if (verdict === 'slip') {
+        stats.rateLimitedSlipped++;
+        out = slipResponse(out);
+      }
+    }
+    udp.send(out, rinfo.port, rinfo.address);
   });
   const udpPort = udp.address().port;
 

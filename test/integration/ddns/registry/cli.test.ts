@@ -91,6 +91,16 @@ describe('nodegate registry + nodegate init', () => {
     expect(r.stderr).toMatch(/--allow-address: .*10\.0\.0\.0.*\[NG_USAGE\]/s);
   });
 
+  it('a bad --dns-rate-limit or --dns-exempt is a usage error saying what to give (exit 2)', async () => {
+    const base = ['registry', '--zone', ZONE, '--api', '127.0.0.1:0', '--dns', '127.0.0.1:0', '--stun', 'off'];
+    const rate = await runNodegate([...base, '--data', join(dir.path, 'r1'), '--dns-rate-limit', 'fast']);
+    expect(rate.code).toBe(2);
+    expect(rate.stderr).toMatch(/--dns-rate-limit expects a whole number of answers per second.*"fast".*\[NG_USAGE\]/s);
+    const exempt = await runNodegate([...base, '--data', join(dir.path, 'r2'), '--dns-exempt', 'my-resolver']);
+    expect(exempt.code).toBe(2);
+    expect(exempt.stderr).toMatch(/address or CIDR.*"my-resolver".*\[NG_USAGE\]/s);
+  });
+
   it('stops cleanly on SIGTERM (exit 0)', async () => {
     const other = await startRegistryProcess(['--zone', ZONE, '--data', join(dir.path, 'registry-2'), '--api', '127.0.0.1:0', '--dns', '127.0.0.1:0']);
     other.process.child.kill('SIGTERM');

@@ -252,3 +252,52 @@ describe('embedded DNS server', () => {
     }
   });
 });
+
+describe('response rate limiting (UDP)', () => {
+  it('past the rate, drops answers to one network and sends every second one truncated; TCP still answers in full', async () => {
+    const limited = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, rateLimit: { responsesPerSecond: 5, exempt: [] } });
+    const port = limited.address().udpPort;
+    const s = createSocket('udp4');
+    const replies: dnsPacket.DecodedPacket[] = [];
+    s.on('message', (m) => replies.push(dnsPacket.decode(m)));
+    try {
+      await limited.backend.loadAll([{ id: D1, ipv4: '198.51.100.7', ipv6: null, lan: null, acmeTxt: [] }]);
+      for (let i = 0; i < 40; i++) s.send(buildQuery(i, `${D1}.${ZONE}`, 'A'), port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 500));
+      const full = replies.filter((r) => !r.flag_tc && r.answers?.length === 1);
+      const truncated = replies.filter((r) => r.flag_tc && (r.answers ?? []).length === 0);
+      expect(full.length).toBeGreaterThanOrEqual(5);
+      expect(full.length).toBeLessThanOrEqual(6); // five, plus what the bucket refilled while sending
+      expect(truncated.length).toBeGreaterThanOrEqual(16);
+      expect(full.length + truncated.length).toBe(replies.length);
+      expect(truncated.every((r) => r.questions?.[0]?.name === `${D1}.${ZONE}`)).toBe(true);
+      const stats = limited.stats();
+      expect(stats.rateLimitedSlipped).toBe(truncated.length);
+      expect(stats.rateLimitedDropped).toBe(40 - replies.length);
+      // a real resolver retries a truncated answer over TCP, which is never limited
+      const overTcp = await queryDns({ host: '127.0.0.1', port: limited.address().tcpPort }, `${D1}.${ZONE}`, 'A', { tcp: true });
+      expect(overTcp.answers.map((a) => rdataText(a))).toEqual(['198.51.100.7']);
+    } finally {
+      s.close();
+      await limited.close();
+    }
+  });
+
+  it('does not limit loopback by default (a resolver on the same host), nor when turned off', async () => {
+    const off = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, rateLimit: false });
+    const s = createSocket('udp4');
+    const counts = new Map<number, number>();
+    s.on('message', (m) => counts.set(m.readUInt16BE(0) >> 15, (counts.get(m.readUInt16BE(0) >> 15) ?? 0) + 1));
+    try {
+      // ids 0..99 go to the default server (loopback exempt), 32768.. to the one with limiting off
+      for (let i = 0; i < 100; i++) s.send(buildQuery(i, `${D1}.${ZONE}`, 'A'), server.port, server.host);
+      for (let i = 0; i < 100; i++) s.send(buildQuery(32768 + i, `${D1}.${ZONE}`, 'A'), off.address().udpPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 500));
+      expect([counts.get(0), counts.get(1)]).toEqual([100, 100]);
+      expect(dns.stats().rateLimitedDropped + dns.stats().rateLimitedSlipped).toBe(0);
+    } finally {
+      s.close();
+      await off.close();
+    }
+  });
+});
