@@ -236,6 +236,40 @@ export function findTsig(message: Buffer): ParsedTsig | null {
   return { start: lastStart, keyName: owner.name, algorithm: alg.name, timeSigned, fudge, mac, originalId, error, otherData };
 }
 
+/**
+ * The unsigned BADKEY answer (RFC 8945 §5.2.1, §5.3.2) to a request signed with a key this server
+ * does not have: NOTAUTH, the question, and a TSIG RR with the request's key and algorithm, an empty
+ * MAC and error BADKEY. A server without TSIG keys answers every signed request this way.
+ */
+export function badKeyResponse(request: Buffer, tsig: ParsedTsig, questionEnd: number): Buffer {
+  const header = Buffer.from(request.subarray(0, 12));
+  const flags = request.readUInt16BE(2);
+  // QR, the opcode and RD echoed, rcode 9 (NOTAUTH)
+  header.writeUInt16BE(0x8000 | (flags & 0x7800) | (flags & 0x0100) | 9, 2);
+  header.writeUInt16BE(questionEnd > 12 ? 1 : 0, 4);
+  header.writeUInt16BE(0, 6);
+  header.writeUInt16BE(0, 8);
+  header.writeUInt16BE(1, 10);
+  const keyName = canonicalName(tsig.keyName);
+  const algorithm = canonicalName(tsig.algorithm);
+  const rdata = Buffer.alloc(algorithm.length + 16);
+  algorithm.copy(rdata, 0);
+  let p = algorithm.length;
+  writeUint48(rdata, tsig.timeSigned, p);
+  rdata.writeUInt16BE(tsig.fudge, p + 6);
+  rdata.writeUInt16BE(0, p + 8); // MAC size 0: an error answer is never signed
+  rdata.writeUInt16BE(tsig.originalId, p + 10);
+  rdata.writeUInt16BE(TSIG_ERROR.BADKEY, p + 12);
+  rdata.writeUInt16BE(0, p + 14);
+  p += 16;
+  const fixed = Buffer.alloc(10);
+  fixed.writeUInt16BE(TYPE_TSIG, 0);
+  fixed.writeUInt16BE(CLASS_ANY, 2);
+  fixed.writeUInt32BE(0, 4);
+  fixed.writeUInt16BE(rdata.length, 8);
+  return Buffer.concat([header, request.subarray(12, questionEnd), keyName, fixed, rdata]);
+}
+
 function tsigError(code: 'NG_DNS_TSIG_BADSIG' | 'NG_DNS_TSIG_BADKEY' | 'NG_DNS_TSIG_BADTIME' | 'NG_DNS_TSIG_MISSING', who: string, key: TsigKey, why: string): NodegateError {
   const fix =
     code === 'NG_DNS_TSIG_BADTIME'

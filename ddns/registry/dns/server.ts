@@ -6,7 +6,8 @@
  * size, BADVERS), RFC 2181 §9 (TC only when the required answer does not fit; glue may be dropped),
  * RFC 4592 / RFC 2308 / RFC 8482 (in zone.ts), RFC 5358 (no answers to responses: QR=1 is dropped).
  * UDP answers go through response rate limiting (rrl.ts) so the server cannot be used as a
- * reflector; TCP answers are never limited.
+ * reflector; TCP answers are never limited. It holds no TSIG keys: a signed request gets the
+ * unsigned NOTAUTH/BADKEY answer of RFC 8945 §5.2.1.
  *
  * Hot path: the common query (one question, at most an OPT) is parsed by hand, and its answer is
  * served from a cache of pre-encoded, compressed responses keyed by (lowercased name, type, class,
@@ -24,6 +25,7 @@ import { NodegateError } from '../../../core/errors.ts';
 import { CLASS_ANY, CLASS_IN, HEADER_LEN, OPCODE_QUERY, parseSimpleQuery, RCODE, readQuestionName, ResponseWriter, TYPE, type ParsedQuery } from './wire.ts';
 import { Zone, type LookupResult, type NameserverSpec, type Section } from './zone.ts';
 import { ResponseRateLimiter, rrlKeyOf, slipResponse, type RrlOptions } from './rrl.ts';
+import { badKeyResponse, findTsig, type ParsedTsig } from '../../tsig.ts';
 
 export type { NameserverSpec } from './zone.ts';
 
@@ -111,7 +113,7 @@ interface CacheEntry {
   rrlKey: number;
 }
 
-const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
+const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 9: 'NOTAUTH', 16: 'BADVERS' };
 
 /** Flags of a response: QR, opcode echoed, AA, TC, RD and CD echoed, rcode (low 4 bits). */
 function responseFlags(queryFlags: number, aa: boolean, tc: boolean, rcode: number): number {
@@ -291,6 +293,28 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     };
   };
 
+  /**
+   * A request signed with TSIG gets NOTAUTH/BADKEY, unsigned (RFC 8945 §5.2.1): this server holds
+   * no keys, and an unsigned normal answer would be rejected by the client anyway. Null when the
+   * message carries no TSIG (or is too malformed to tell: the slow parser answers that).
+   */
+  const signedWithTsig = (msg: Buffer): Buffer | null => {
+    let tsig: ParsedTsig | null;
+    let qEnd: number;
+    try {
+      tsig = findTsig(msg);
+      qEnd = msg.readUInt16BE(4) === 1 ? (readQuestionName(msg)?.end ?? -1) + 4 : 12;
+    } catch {
+      return null;
+    }
+    if (!tsig || qEnd < 12 || qEnd > msg.length) return null;
+    log?.info({ key: tsig.keyName, algorithm: tsig.algorithm }, 'embedded DNS: a request signed with a TSIG key this server does not have (answered BADKEY)');
+    count(RCODE.NOTAUTH);
+    const out = badKeyResponse(msg, tsig, qEnd);
+    lastKey = rrlKeyOf(out);
+    return out;
+  };
+
   const notimp = (msg: Buffer): Buffer => {
     const out = Buffer.alloc(HEADER_LEN);
     out[0] = msg[0]!;
@@ -315,7 +339,11 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
       return null;
     }
     let q: ParsedQuery | 'formerr' | 'notimp' | null = parseSimpleQuery(msg);
-    if (!q) q = slowParse(msg);
+    if (!q) {
+      const signed = signedWithTsig(msg);
+      if (signed) return signed;
+      q = slowParse(msg);
+    }
     if (q === 'formerr') {
       stats.malformed++;
       return formerr(msg);

@@ -14,7 +14,7 @@ export const TYPE = { A: 1, NS: 2, SOA: 6, TXT: 16, AAAA: 28, OPT: 41, IXFR: 251
 export const CLASS_IN = 1;
 export const CLASS_ANY = 255;
 export const OPCODE_QUERY = 0;
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
+export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, NOTAUTH: 9, BADVERS: 16 } as const;
 /** Longest name on the wire (RFC 1035 §2.3.4). */
 export const MAX_NAME_WIRE = 255;
 /** Longest label (RFC 1035 §2.3.4). */

@@ -221,5 +221,9 @@ describe.each(targets)('DNS conformance: $name', ({ start }) => {
     const nx = await run('dig', ['+norec', '+time=2', '+tries=1', '-p', String(t.server.port), `@${t.server.host}`, `nope.${ZONE}`, 'A']);
     expect(nx.stdout).toMatch(/status: NXDOMAIN/);
     expect(nx.stdout).toMatch(/flags: qr aa;/);
+    // signed with a key the server does not have: NOTAUTH with an unsigned BADKEY TSIG (RFC 8945 §5.2.1)
+    const signed = await run('dig', ['+norec', '+time=2', '+tries=1', '-y', `hmac-sha256:unknown-key:${Buffer.from('a key nobody has').toString('base64')}`, '-p', String(t.server.port), `@${t.server.host}`, `lan.${D1}.${ZONE}`, 'A']).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }));
+    expect(signed.stdout).toMatch(/status: NOTAUTH/);
+    expect(signed.stdout + signed.stderr).toMatch(/tsig indicates error|BADKEY/i);
   });
 });

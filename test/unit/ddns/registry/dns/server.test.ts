@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { buildQuery, frameTcp, queryDns, rdataText, tcpMessageReader } from '../../../../../ddns/dns-client.ts';
 import { parseNameserverSpec, startEmbeddedDns, type EmbeddedDns } from '../../../../../ddns/registry/dns/server.ts';
+import { findTsig, signMessage } from '../../../../../ddns/tsig.ts';
 
 const ZONE = 'dyn.example.net';
 const D1 = 'aaaabbbbccccdddd';
@@ -299,5 +300,35 @@ describe('response rate limiting (UDP)', () => {
       s.close();
       await off.close();
     }
+  });
+});
+
+describe('TSIG-signed requests', () => {
+  it('answer NOTAUTH with an unsigned TSIG record carrying BADKEY (RFC 8945 §5.2.1), over UDP and TCP', async () => {
+    const key = { name: 'secondary-key', algorithm: 'hmac-sha256' as const, secret: Buffer.from('not a key this server has').toString('base64') };
+    const { message } = signMessage(buildQuery(0x4242, `${D1}.${ZONE}`, 'SOA'), key);
+    const overUdp = await rawUdp(message);
+    const overTcp = await new Promise<Buffer>((resolve, reject) => {
+      const s = connect(dns.address().tcpPort, '127.0.0.1');
+      s.on('error', reject);
+      s.on('data', tcpMessageReader((m) => {
+        s.destroy();
+        resolve(m);
+      }));
+      s.write(frameTcp(message));
+    });
+    for (const reply of [overUdp!, overTcp]) {
+      expect(reply.readUInt16BE(0)).toBe(0x4242);
+      expect(reply[2]! & 0x80).toBe(0x80); // a response
+      expect(reply[3]! & 0x0f).toBe(9); // NOTAUTH
+      expect([reply.readUInt16BE(4), reply.readUInt16BE(6), reply.readUInt16BE(8), reply.readUInt16BE(10)]).toEqual([1, 0, 0, 1]);
+      const tsig = findTsig(reply)!;
+      expect(tsig).toMatchObject({ keyName: 'secondary-key', algorithm: 'hmac-sha256', originalId: 0x4242, error: 17 });
+      expect(tsig.mac.length).toBe(0); // never signed
+      expect(dnsPacket.decode(reply).questions).toEqual([{ name: `${D1}.${ZONE}`, type: 'SOA', class: 'IN' }]);
+    }
+    expect(dns.stats().answers.NOTAUTH).toBeGreaterThanOrEqual(2);
+    // the same query unsigned is answered as usual
+    expect((await queryDns(server, `${D1}.${ZONE}`, 'A')).answers).toHaveLength(1);
   });
 });
