@@ -20,7 +20,7 @@ import { LndProxy } from './proxy/lnd.ts';
 import { DashboardProxy } from './proxy/dashboard.ts';
 import { gatewayError, replyError, rawErrorResponse } from './proxy/reply.ts';
 import { makeOwnerDeps, type OwnerDeps, type NodeStatus } from './owner-deps.ts';
-import { ownerPages as ownerPagesPlugin } from './ui/plugin.ts';
+import { ownerPages as ownerPagesPlugin, noscriptNoticeFor } from './ui/plugin.ts';
 import { OwnerAuth } from './auth/owner.ts';
 
 export type { TlsContextSource } from './listener.ts';
@@ -92,7 +92,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   });
   const lndProxy = new LndProxy({ upstream: lnd, tokens, maxBodyBytes: limits.maxBodyBytes, connectTimeoutMs: limits.upstreamConnectTimeoutMs, logger });
   const dashboard = config.dashboard
-    ? new DashboardProxy({ url: config.dashboard.url, connectTimeoutMs: limits.upstreamConnectTimeoutMs, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, maxBodyBytes: limits.maxBodyBytes, logger })
+    ? new DashboardProxy({ url: config.dashboard.url, connectTimeoutMs: limits.upstreamConnectTimeoutMs, headersTimeoutMs: limits.upstreamHeadersTimeoutMs, maxBodyBytes: limits.maxBodyBytes, logger, notice: (req) => noscriptNoticeFor(req, `${OWNER_PREFIX}/`) })
     : undefined;
   const listeners: { listener: HttpsListener; route: Route }[] = [];
   let redirect: RedirectListener | undefined;

@@ -1,14 +1,14 @@
 /**
  * Proxy to the node's web dashboard (ThunderHub, RTL, ... on loopback) for the owner's browser
- * session, WebSocket upgrades included. HTML pages get a `<noscript>` notice after `<body>`: the
- * dashboards need JavaScript, and a visitor who blocks it should learn that the block is on their
- * side, not a broken node.
+ * session, WebSocket upgrades included. HTML pages get a `<noscript>` notice after `<body>`, in the
+ * visitor's language: the dashboards need JavaScript, and a visitor who blocks it should learn that
+ * the block is on their side, not a broken node.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { Logger } from '../../core/log.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from './headers.ts';
@@ -31,6 +31,8 @@ export interface DashboardProxyOptions {
   headersTimeoutMs: number;
   maxBodyBytes: number;
   logger: Logger;
+  /** The `<noscript>` notice for this request (translated); default {@link NOSCRIPT_NOTICE}, English. */
+  notice?: (req: IncomingMessage) => string;
 }
 
 export class DashboardProxy {
@@ -78,13 +80,28 @@ export class DashboardProxy {
       const out = clientResponseHeaders(up.headers);
       const type = String(up.headers['content-type'] ?? '');
       const declared = Number(up.headers['content-length'] ?? NaN);
-      if (type.startsWith('text/html') && up.headers['content-encoding'] === undefined && !(declared > MAX_INJECT_BYTES)) {
-        const html = await up.body.text();
-        const injected = injectNotice(html);
-        delete out['content-length'];
-        out['content-length'] = Buffer.byteLength(injected);
+      if (/^text\/html\b/i.test(type) && !/charset\s*=\s*"?utf-(16|32)/i.test(type) && up.headers['content-encoding'] === undefined && !(declared > MAX_INJECT_BYTES)) {
+        // Read at most MAX_INJECT_BYTES: a page without a length that turns out longer passes
+        // through as it comes instead of being held in memory whole.
+        const body = up.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for (;;) {
+          const next = await body.next();
+          if (next.done) break;
+          chunks.push(next.value);
+          size += next.value.length;
+          if (size > MAX_INJECT_BYTES) break;
+        }
+        if (size <= MAX_INJECT_BYTES) {
+          const page = injectNotice(Buffer.concat(chunks, size), this.#o.notice?.(req) ?? NOSCRIPT_NOTICE);
+          out['content-length'] = page.length;
+          res.writeHead(up.statusCode, out);
+          res.end(page);
+          return;
+        }
         res.writeHead(up.statusCode, out);
-        res.end(injected);
+        pipeline(Readable.from(replayThenRest(chunks, body)), res, () => undefined);
         return;
       }
       res.writeHead(up.statusCode, out);
@@ -150,11 +167,33 @@ function isIpLiteral(host: string): boolean {
   return /^[0-9.]+$/.test(host) || host.includes(':');
 }
 
-/** Inserts the notice right after the `<body ...>` tag (or at the start when there is none). */
-export function injectNotice(html: string): string {
-  if (html.length > MAX_INJECT_BYTES) return html;
-  const m = /<body[^>]*>/i.exec(html);
-  if (!m) return NOSCRIPT_NOTICE + html;
-  const at = m.index + m[0].length;
-  return html.slice(0, at) + NOSCRIPT_NOTICE + html.slice(at);
+/** The chunks already read, then the rest of `body`; ends (and so aborts) the body when stopped early. */
+async function* replayThenRest(chunks: Buffer[], body: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* chunks;
+    for (;;) {
+      const next = await body.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await body.return?.();
+  }
+}
+
+/**
+ * Inserts `notice` right after the `<body ...>` tag (or at the start when there is none), byte
+ * for byte: the page is never decoded, and the notice's non-ASCII letters go in as character
+ * references, so a page in any ASCII-compatible charset stays intact.
+ */
+export function injectNotice(page: Buffer, notice: string): Buffer {
+  const text = page.toString('latin1'); // one char per byte: offsets are byte offsets
+  const m = /<body[^>]*>/i.exec(text);
+  const at = m ? m.index + m[0].length : 0;
+  return Buffer.concat([page.subarray(0, at), Buffer.from(asciiHtml(notice), 'latin1'), page.subarray(at)]);
+}
+
+/** `s` with every non-ASCII character as an HTML character reference. */
+function asciiHtml(s: string): string {
+  return s.replace(/[\u0080-\u{10ffff}]/gu, (c) => `&#x${c.codePointAt(0)!.toString(16)};`);
 }

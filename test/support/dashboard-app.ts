@@ -28,6 +28,13 @@ export interface DashboardApp {
   stop(): Promise<void>;
 }
 
+/** `<html><body>Café Zürich</body></html>` in ISO-8859-1 (é and ü are one byte each). */
+export const LATIN1_PAGE = Buffer.from('<html><body>Caf\u00e9 Z\u00fcrich</body></html>', 'latin1');
+const HUGE_PAGE_CHUNK = Buffer.from(`<p>${'x'.repeat(64 * 1024 - 8)}</p>\n`);
+const HUGE_PAGE_CHUNKS = 48; // 3 MiB
+/** Bytes of `/huge`. */
+export const HUGE_PAGE_BYTES = HUGE_PAGE_CHUNK.length * HUGE_PAGE_CHUNKS + '</body></html>'.length;
+
 export async function startDashboardApp(options: { port?: number; dir?: string } = {}): Promise<DashboardApp> {
   const counts: Record<string, number> = {};
   const headers: Record<string, string | string[] | undefined>[] = [];
@@ -38,6 +45,15 @@ export async function startDashboardApp(options: { port?: number; dir?: string }
     if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(DASHBOARD_HTML) });
       res.end(DASHBOARD_HTML);
+    } else if (path === '/latin1') {
+      // a page in ISO-8859-1: its bytes must survive the notice's insertion
+      res.writeHead(200, { 'content-type': 'text/html; charset=iso-8859-1', 'content-length': LATIN1_PAGE.length });
+      res.end(LATIN1_PAGE);
+    } else if (path === '/huge') {
+      // an HTML page with no length, larger than the gateway will hold to insert its notice
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      for (let i = 0; i < HUGE_PAGE_CHUNKS; i++) res.write(HUGE_PAGE_CHUNK);
+      res.end('</body></html>');
     } else if (path === '/api/info') {
       const body = JSON.stringify({ ok: true, host: req.headers.host, forwardedHost: req.headers['x-forwarded-host'] ?? null });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });

@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import WebSocket from 'ws';
 import { startHarness, rawExchange, parseRaw, GW_NAME, type Harness } from '../../../support/gateway-harness.ts';
+import { HUGE_PAGE_BYTES, LATIN1_PAGE } from '../../../support/dashboard-app.ts';
 
 let h: Harness;
 let cookie: string;
@@ -16,6 +17,11 @@ afterAll(async () => {
 async function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
   const r = await h.client().request({ method: method, path, headers: { host: GW_NAME, ...headers } });
   return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
+}
+
+async function getRaw(path: string, headers: Record<string, string> = {}) {
+  const r = await h.client().request({ method: 'GET', path, headers: { host: GW_NAME, ...headers } });
+  return { status: r.statusCode, headers: r.headers, body: Buffer.from(await r.body.arrayBuffer()) };
 }
 
 describe('the dashboard behind the owner session', () => {
@@ -44,6 +50,34 @@ describe('the dashboard behind the owner session', () => {
     expect(r.text).toMatch(/<body><noscript>.*needs JavaScript.*<\/noscript><main id="app">/s);
     expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.text));
     expect(r.headers['strict-transport-security']).toBe('max-age=15552000');
+  });
+
+  it('the notice speaks the visitor\'s language, as character references so any page charset holds it', async () => {
+    const r = await get('/', { cookie, 'accept-language': 'pt-BR,pt;q=0.9' });
+    expect(r.status).toBe(200);
+    expect(r.text).toMatch(/<body><noscript><div role="alert" lang="pt-BR"/);
+    const notice = r.text.slice(r.text.indexOf('<noscript>'), r.text.indexOf('</noscript>'));
+    expect(notice).not.toMatch(/[\u0080-\u{10ffff}]/u); // plain ASCII, whatever the page's charset
+    const decoded = notice.replace(/&#x([0-9a-f]+);/g, (_m, hex: string) => String.fromCodePoint(parseInt(hex, 16)));
+    expect(decoded).toContain('Seu navegador bloqueia JavaScript');
+  });
+
+  it('inserts the notice into a page in another charset without touching its bytes', async () => {
+    const r = await getRaw('/latin1', { cookie });
+    expect(r.status).toBe(200);
+    const body = r.body;
+    const at = body.indexOf('<noscript>');
+    const end = body.indexOf('</noscript>') + '</noscript>'.length;
+    expect(at).toBe(LATIN1_PAGE.indexOf('>', LATIN1_PAGE.indexOf('<body')) + 1);
+    expect(Buffer.concat([body.subarray(0, at), body.subarray(end)]).equals(LATIN1_PAGE)).toBe(true);
+    expect(Number(r.headers['content-length'])).toBe(body.length);
+  });
+
+  it('passes an HTML page with no length and more than 2 MiB through whole, without the notice', async () => {
+    const r = await getRaw('/huge', { cookie });
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(HUGE_PAGE_BYTES);
+    expect(r.body.includes('<noscript>')).toBe(false);
   });
 
   it('with a session, JSON passes untouched and the dashboard learns the original host', async () => {
