@@ -45,10 +45,20 @@ export class LndProxy {
     this.#o = options;
   }
 
-  /** Verifies the token and the call; throws 401/400/403 coded errors. */
-  async #authorize(token: string, method: string, url: string): Promise<{ claims: TokenClaims; target: CanonicalTarget }> {
-    const claims = await this.#o.tokens.verify(token);
-    return { claims, target: this.#allowed(claims, method, url) };
+  /**
+   * Calls `onClaims` with the token's claims, or `onError` with why it is refused (401 coded). A
+   * token seen before needs no signature check: no promise on the hot path. `onClaims` must not throw.
+   */
+  #withClaims(token: string, onClaims: (claims: TokenClaims) => void, onError: (err: unknown) => void): void {
+    let claims: TokenClaims | undefined;
+    try {
+      claims = this.#o.tokens.verifyCached(token);
+    } catch (err) {
+      onError(err);
+      return;
+    }
+    if (claims !== undefined) onClaims(claims);
+    else this.#o.tokens.verify(token).then(onClaims, onError);
   }
 
   /** The canonical target when `claims` may call `method url`; 400/403 coded errors otherwise. */
@@ -65,21 +75,10 @@ export class LndProxy {
 
   /** Handles one proxied request. Never throws: every failure becomes a coded reply. */
   handle(req: IncomingMessage, res: ServerResponse, token: string): void {
-    let claims: TokenClaims | undefined;
-    try {
-      // A token seen before needs no signature check: no promise on the hot path.
-      claims = this.#o.tokens.verifyCached(token);
-    } catch (err) {
-      this.#fail(req, res, err);
-      return;
-    }
-    if (claims !== undefined) {
-      this.#forward(req, res, claims);
-      return;
-    }
-    this.#o.tokens.verify(token).then(
-      (verified) => this.#forward(req, res, verified),
-      (err: unknown) => this.#fail(req, res, err),
+    this.#withClaims(
+      token,
+      (claims) => this.#forward(req, res, claims),
+      (err) => this.#fail(req, res, err),
     );
   }
 
@@ -143,13 +142,21 @@ export class LndProxy {
       socket.end(rawErrorResponse(gatewayError('NG_GW_BAD_REQUEST', 400, 'Only WebSocket upgrades (GET, Upgrade: websocket) pass through.')));
       return;
     }
-    this.#authorize(token, 'GET', req.url ?? '').then(
-      ({ claims, target }) => this.#tunnel(req, socket, head, target, this.#o.upstream.macaroonHex(claims.scope)),
-      (err: unknown) => {
-        const e = isNodegateError(err) ? err : new NodegateError('NG_INTERNAL', 'The gateway failed on this request.', { status: 500 });
-        this.#o.logger.info({ code: e.code, path: pathOnly(req.url) }, 'lnd websocket refused');
-        socket.end(rawErrorResponse(e));
+    const refuse = (err: unknown) => {
+      const e = isNodegateError(err) ? err : new NodegateError('NG_INTERNAL', 'The gateway failed on this request.', { status: 500 });
+      this.#o.logger.info({ code: e.code, path: pathOnly(req.url) }, 'lnd websocket refused');
+      socket.end(rawErrorResponse(e));
+    };
+    this.#withClaims(
+      token,
+      (claims) => {
+        try {
+          this.#tunnel(req, socket, head, this.#allowed(claims, 'GET', req.url ?? ''), this.#o.upstream.macaroonHex(claims.scope));
+        } catch (err) {
+          refuse(err);
+        }
       },
+      refuse,
     );
   }
 
