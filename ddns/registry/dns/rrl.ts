@@ -6,9 +6,9 @@
  * Each (client network, response) pair gets a token bucket of `responsesPerSecond` tokens. The
  * client network is the /24 (IPv4) or /56 (IPv6) the address is in, as spoofed floods spread
  * over neighbouring addresses. The response is the type and the records answered (see
- * responseKey: names made up under a wildcard share one bucket); every NXDOMAIN of a network shares
- * one bucket, and so does every error, so random names cannot make new buckets. Past the rate, answers are
- * dropped, but every `slip`-th one goes out truncated (TC=1, no records): a real resolver behind
+ * {@link rrlKeyOf}: names made up under a wildcard share one bucket); every NXDOMAIN of a network
+ * shares one bucket, and so does every error, so random names cannot make new buckets. Past the
+ * rate, answers are dropped, but every `slip`-th one goes out truncated (TC=1, no records): a real resolver behind
  * that address retries over TCP, which a spoofed source cannot, and TCP is never limited.
  *
  * Memory is bounded: the table is cleared when it reaches `maxEntries` (the same as letting every
