@@ -80,7 +80,8 @@ export class DashboardProxy {
       const out = clientResponseHeaders(up.headers);
       const type = String(up.headers['content-type'] ?? '');
       const declared = Number(up.headers['content-length'] ?? NaN);
-      if (/^text\/html\b/i.test(type) && !/charset\s*=\s*"?utf-(16|32)/i.test(type) && up.headers['content-encoding'] === undefined && !(declared > MAX_INJECT_BYTES)) {
+      const hasPage = req.method !== 'HEAD' && up.statusCode !== 204 && up.statusCode !== 304; // no body: keep the page's length as told
+      if (hasPage && /^text\/html\b/i.test(type) && !/charset\s*=\s*"?utf-(16|32)/i.test(type) && up.headers['content-encoding'] === undefined && !(declared > MAX_INJECT_BYTES)) {
         // Read at most MAX_INJECT_BYTES: a page without a length that turns out longer passes
         // through as it comes instead of being held in memory whole.
         const body = up.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;

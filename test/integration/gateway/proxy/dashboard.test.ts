@@ -52,6 +52,14 @@ describe('the dashboard behind the owner session', () => {
     expect(r.headers['strict-transport-security']).toBe('max-age=15552000');
   });
 
+  it('a HEAD request gets the page\'s own length, with no notice added to a body that is not there', async () => {
+    const page = await get('/', { cookie });
+    const head = await get('/', { cookie }, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    expect(Number(head.headers['content-length'])).toBe(Number(page.headers['content-length']) - (page.text.indexOf('</noscript>') + '</noscript>'.length - page.text.indexOf('<noscript>')));
+  });
+
   it('the notice speaks the visitor\'s language, as character references so any page charset holds it', async () => {
     const r = await get('/', { cookie, 'accept-language': 'pt-BR,pt;q=0.9' });
     expect(r.status).toBe(200);
