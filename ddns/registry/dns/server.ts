@@ -67,6 +67,8 @@ export interface EmbeddedDnsOptions {
    * or `{ responsesPerSecond: 0 }` turns it off.
    */
   rateLimit?: RrlOptions | false;
+  /** While answers are being rate-limited, a summary is logged this often, ms. Default 60,000. */
+  rateLimitLogMs?: number;
 }
 
 export interface EmbeddedDnsStats {
@@ -132,6 +134,21 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
   const rrl = limiter?.enabled ? limiter : undefined;
   /** The rate-limit key of the answer handle() returned last (handling is synchronous). */
   let lastKey = 0;
+  // An operator should see an attack: one warning per period while answers are limited, with the
+  // counts and the last address limited (BIND and Knot log the same, rate-limited themselves).
+  let limitedLogged = 0;
+  let lastLimited = '';
+  const limitLog = rrl
+    ? setInterval(() => {
+        const limited = stats.rateLimitedDropped + stats.rateLimitedSlipped;
+        if (limited === limitedLogged) return;
+        log?.warn(
+          { code: 'NG_DNS_RATE_LIMITED', dropped: stats.rateLimitedDropped, truncated: stats.rateLimitedSlipped, since: limited - limitedLogged, lastAddress: lastLimited },
+          'embedded DNS: answers over the rate limit were dropped or sent truncated (a reflection attack, or a busy resolver to exempt with --dns-exempt)',
+        );
+        limitedLogged = limited;
+      }, opts.rateLimitLogMs ?? 60_000).unref()
+    : undefined;
   const count = (rcode: number) => {
     const name = RCODE_NAMES[rcode] ?? String(rcode);
     stats.answers[name] = (stats.answers[name] ?? 0) + 1;
@@ -393,10 +410,12 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
       const verdict = rrl.check(rinfo.address, lastKey);
       if (verdict === 'drop') {
         stats.rateLimitedDropped++;
+        lastLimited = rinfo.address;
         return;
       }
       if (verdict === 'slip') {
         stats.rateLimitedSlipped++;
+        lastLimited = rinfo.address;
         out = slipResponse(out);
       }
     }
@@ -453,6 +472,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
   const close = async () => {
     if (closed) return;
     closed = true;
+    clearInterval(limitLog);
     for (const c of tcpConnections) c.destroy();
     await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcpServer.close(() => r()))]);
   };

@@ -6,6 +6,7 @@ import * as dnsPacket from 'dns-packet';
 import { buildQuery, frameTcp, queryDns, rdataText, tcpMessageReader } from '../../../../../ddns/dns-client.ts';
 import { parseNameserverSpec, startEmbeddedDns, type EmbeddedDns } from '../../../../../ddns/registry/dns/server.ts';
 import { findTsig, signMessage } from '../../../../../ddns/tsig.ts';
+import { createLogger } from '../../../../../core/log.ts';
 
 const ZONE = 'dyn.example.net';
 const D1 = 'aaaabbbbccccdddd';
@@ -278,6 +279,25 @@ describe('response rate limiting (UDP)', () => {
       // a real resolver retries a truncated answer over TCP, which is never limited
       const overTcp = await queryDns({ host: '127.0.0.1', port: limited.address().tcpPort }, `${D1}.${ZONE}`, 'A', { tcp: true });
       expect(overTcp.answers.map((a) => rdataText(a))).toEqual(['198.51.100.7']);
+    } finally {
+      s.close();
+      await limited.close();
+    }
+  });
+
+  it('tells the operator, once per period, that answers are being limited', async () => {
+    let logged = '';
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void (logged += line) } as unknown as NodeJS.WritableStream });
+    const limited = await startEmbeddedDns({ zone: ZONE, nameservers: MANY_NS, udp: { host: '127.0.0.1', port: 0 }, logger, rateLimit: { responsesPerSecond: 2, exempt: [] }, rateLimitLogMs: 100 });
+    const s = createSocket('udp4');
+    try {
+      await new Promise((r) => setTimeout(r, 250));
+      expect(logged).toBe(''); // nothing limited, nothing said
+      for (let i = 0; i < 10; i++) s.send(buildQuery(i, `nope.${ZONE}`, 'A'), limited.address().udpPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 400));
+      const lines = logged.trim().split('\n').map((l) => JSON.parse(l) as { code: string; dropped: number; truncated: number; lastAddress: string });
+      expect(lines).toHaveLength(1); // one line for the burst, none while quiet after it
+      expect(lines[0]).toMatchObject({ code: 'NG_DNS_RATE_LIMITED', dropped: 4, truncated: 4, lastAddress: '127.0.0.1' });
     } finally {
       s.close();
       await limited.close();
