@@ -10,7 +10,7 @@ import { createLogger } from '../../core/log.ts';
 import { NodegateError, messageOf } from '../../core/errors.ts';
 import { isBulkLoading, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
 import { startEmbeddedDns, type EmbeddedDns } from './dns/server.ts';
-import { RRL_DEFAULT_RATE } from './dns/rrl.ts';
+import { RRL_DEFAULT_EXEMPT } from './dns/rrl.ts';
 import { Rfc2136Backend } from './rfc2136.ts';
 import type { TsigKey } from '../tsig.ts';
 import { SqliteStore, type RegistryStore } from './store.ts';
@@ -167,7 +167,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       const glue = wildcard ? {} : dnsListen.host.includes(':') ? { ipv6: dnsListen.host } : { ipv4: dnsListen.host };
       const nameservers = opts.nameservers ?? [{ name: `ns.${zone}`, ...glue }];
       try {
-        const rateLimit = { responsesPerSecond: opts.dnsRateLimit ?? RRL_DEFAULT_RATE, exempt: ['127.0.0.0/8', '::1/128', ...(opts.dnsExempt ?? [])] };
+        const rateLimit = { ...(opts.dnsRateLimit !== undefined ? { responsesPerSecond: opts.dnsRateLimit } : {}), exempt: [...RRL_DEFAULT_EXEMPT, ...(opts.dnsExempt ?? [])] };
         embedded = await startEmbeddedDns({ zone, nameservers, udp: dnsListen, logger: log, now, rateLimit });
       } catch (err) {
         if (err instanceof NodegateError) throw err;

@@ -20,19 +20,14 @@ import { tunnel, isWebSocketUpgrade } from './tunnel.ts';
 const MAX_INJECT_BYTES = 2 * 1024 * 1024;
 const UPSTREAM_CONNECTIONS = 16;
 
-export const NOSCRIPT_NOTICE =
-  '<noscript><div style="padding:1em;background:#fff3cd;color:#3d2f00;font:16px/1.4 sans-serif;border-bottom:2px solid #e0b000">' +
-  'This dashboard needs JavaScript, and your browser is blocking it. The node is working: allow JavaScript for this site to use the dashboard. ' +
-  'The node\'s own pages (<a href="/_nodegate/">/_nodegate/</a>) work without it.</div></noscript>';
-
 export interface DashboardProxyOptions {
   url: string;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   maxBodyBytes: number;
   logger: Logger;
-  /** The `<noscript>` notice for this request (translated); default {@link NOSCRIPT_NOTICE}, English. */
-  notice?: (req: IncomingMessage) => string;
+  /** The `<noscript>` notice for this request, in its language (the ui's noscriptNoticeFor). */
+  notice: (req: IncomingMessage) => string;
 }
 
 export class DashboardProxy {
@@ -95,7 +90,7 @@ export class DashboardProxy {
           if (size > MAX_INJECT_BYTES) break;
         }
         if (size <= MAX_INJECT_BYTES) {
-          const page = injectNotice(Buffer.concat(chunks, size), this.#o.notice?.(req) ?? NOSCRIPT_NOTICE);
+          const page = injectNotice(Buffer.concat(chunks, size), this.#o.notice(req));
           out['content-length'] = page.length;
           res.writeHead(up.statusCode, out);
           res.end(page);

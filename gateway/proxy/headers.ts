@@ -33,14 +33,18 @@ function isDropped(name: string, listed: Set<string> | undefined): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || (listed !== undefined && listed.has(name));
 }
 
+/** Whether a client request header (lower-case name) goes upstream: the one rule both forms below share. */
+function keptUpstream(name: string, listed: Set<string> | undefined, dropCredentials: boolean): boolean {
+  return !isDropped(name, listed) && !REQUEST_ONLY_DROPPED.has(name) && !(dropCredentials && CLIENT_CREDENTIALS.has(name));
+}
+
 /** Request headers for the upstream, without hop-by-hop ones and (when `dropCredentials`) our credentials. */
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, dropCredentials: boolean): Record<string, string | string[]> {
   const listed = connectionListed(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || isDropped(name, listed) || REQUEST_ONLY_DROPPED.has(name)) continue;
-    if (dropCredentials && CLIENT_CREDENTIALS.has(name)) continue;
+    if (value === undefined || !keptUpstream(name, listed, dropCredentials)) continue;
     out[name] = value;
   }
   return out;
@@ -67,9 +71,7 @@ export function upstreamRequestHeaderList(raw: string[], connection: string | st
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (isDropped(name, listed) || REQUEST_ONLY_DROPPED.has(name)) continue;
-    if (dropCredentials && CLIENT_CREDENTIALS.has(name)) continue;
-    out.push(name, raw[i + 1]!);
+    if (keptUpstream(name, listed, dropCredentials)) out.push(name, raw[i + 1]!);
   }
   return out;
 }

@@ -5,7 +5,7 @@
  */
 import { queryDns } from '../../ddns/dns-client.ts';
 import type { TsigKey } from '../../ddns/tsig.ts';
-import type { RunningProcess } from './process.ts';
+import { stopThenRemove, type RunningProcess } from './process.ts';
 
 /** Pause between readiness queries. */
 const READY_POLL_MS = 100;
@@ -45,12 +45,6 @@ export async function whenServing(
     pid: running.pid,
     dir: dir.path,
     process: running,
-    async stop() {
-      try {
-        await running.stop();
-      } finally {
-        await dir.remove();
-      }
-    },
+    stop: () => stopThenRemove(running, dir),
   };
 }

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { Agent, fetch } from 'undici';
-import { startProcess, tempDir, freePort, type RunningProcess } from './process.ts';
+import { startProcess, tempDir, freePort, stopThenRemove, type RunningProcess } from './process.ts';
 
 export interface PebbleOptions {
   /** HOST:PORT of the DNS server pebble asks for DNS-01 TXT records (`-dnsserver`). */
@@ -130,13 +130,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       rootPem,
       intermediatePem,
       process: running,
-      async stop() {
-        try {
-          await running.stop();
-        } finally {
-          await dir.remove();
-        }
-      },
+      stop: () => stopThenRemove(running, dir),
     };
   } catch (err) {
     await child?.stop().catch(() => undefined);

@@ -95,6 +95,15 @@ export async function tempDir(prefix = 'nodegate-test-'): Promise<{ path: string
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
+/** Stops a daemon a harness started (by its PID), then removes its folder, even when the stop failed. */
+export async function stopThenRemove(running: RunningProcess, dir: { remove(): Promise<void> }): Promise<void> {
+  try {
+    await running.stop();
+  } finally {
+    await dir.remove();
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now (for daemons that cannot be told to use port 0). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -20,6 +20,8 @@
  */
 import { isIP } from 'node:net';
 import { NodegateError } from '../../../core/errors.ts';
+import { parseCidr } from '../addresses.ts';
+import { ipv6Bytes } from './wire.ts';
 
 export interface RrlOptions {
   /** Answers per second for one (client network, response); 0 turns limiting off. Default 20. */
@@ -38,9 +40,10 @@ export interface RrlOptions {
   now?: () => number;
 }
 
-export const RRL_DEFAULT_RATE = 20;
-export const RRL_DEFAULT_SLIP = 2;
-const DEFAULT_EXEMPT = ['127.0.0.0/8', '::1/128'];
+const RRL_DEFAULT_RATE = 20;
+const RRL_DEFAULT_SLIP = 2;
+/** Networks never limited unless told otherwise: loopback (a resolver on the same host). */
+export const RRL_DEFAULT_EXEMPT: readonly string[] = ['127.0.0.0/8', '::1/128'];
 
 export type RrlVerdict = 'send' | 'slip' | 'drop';
 
@@ -75,15 +78,15 @@ export class ResponseRateLimiter {
     if (!Number.isInteger(v4Bits) || v4Bits < 8 || v4Bits > 32) throw new NodegateError('NG_USAGE', 'The IPv4 prefix length for DNS rate limiting must be 8 to 32.');
     if (!Number.isInteger(this.#v6Bits) || this.#v6Bits < 16 || this.#v6Bits > 128) throw new NodegateError('NG_USAGE', 'The IPv6 prefix length for DNS rate limiting must be 16 to 128.');
     this.#v4Mask = mask4(v4Bits);
-    for (const cidr of options.exempt ?? DEFAULT_EXEMPT) {
-      const [net, bits] = cidr.split('/');
-      const family = isIP(net ?? '');
-      const prefix = Number(bits ?? (family === 6 ? 128 : 32));
-      if (family === 0 || !/^\d*$/.test(bits ?? '') || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+    for (const cidr of options.exempt ?? RRL_DEFAULT_EXEMPT) {
+      let block: ReturnType<typeof parseCidr>;
+      try {
+        block = parseCidr(cidr.includes('/') ? cidr : `${cidr}/${isIP(cidr) === 6 ? 128 : 32}`); // a bare address is its own network
+      } catch {
         throw new NodegateError('NG_USAGE', `A DNS rate-limit exemption must be an address or CIDR (for example 192.0.2.0/24), got "${cidr}".`);
       }
-      if (family === 4) this.#exempt4.push({ net: (parse4(net!) & mask4(prefix)) >>> 0, mask: mask4(prefix) });
-      else this.#exempt6.push({ groups: expand6(net!), bits: prefix });
+      if (block.family === 'ipv4') this.#exempt4.push({ net: (parse4(block.address) & mask4(block.prefix)) >>> 0, mask: mask4(block.prefix) });
+      else this.#exempt6.push({ groups: expand6(block.address), bits: block.prefix });
     }
   }
 
@@ -238,14 +241,8 @@ function prefix6(groups: number[], bits: number): string {
   return out;
 }
 
-/** The eight 16-bit groups of an IPv6 address (with `::` and a dotted IPv4 tail). */
+/** The eight 16-bit groups of an IPv6 address. */
 function expand6(address: string): number[] {
-  let text = address.split('%')[0]!;
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) text = text.slice(0, v4.index) + `${((Number(v4[1]) << 8) | Number(v4[2])).toString(16)}:${((Number(v4[3]) << 8) | Number(v4[4])).toString(16)}`;
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeros = tail === undefined ? 0 : 8 - h.length - t.length;
-  return [...h, ...Array<string>(zeros).fill('0'), ...t].map((x) => parseInt(x, 16) || 0);
+  const bytes = ipv6Bytes(address);
+  return Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2));
 }

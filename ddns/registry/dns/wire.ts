@@ -85,7 +85,8 @@ export function addressRdata(ip: string): Rdata {
   throw new TypeError(`"${ip}" is not an IP address`);
 }
 
-function ipv6Bytes(ip: string): Buffer {
+/** The 16 bytes of an IPv6 address (with `::`, a dotted IPv4 tail and a zone id). */
+export function ipv6Bytes(ip: string): Buffer {
   let text = ip.split('%')[0]!;
   const lastColon = text.lastIndexOf(':');
   const last = text.slice(lastColon + 1);
