@@ -163,10 +163,15 @@ describe('issuance through DNS-01 (pebble + Knot via RFC 2136)', () => {
       const second = await service.renew({ force: true });
       expect(second.serial).not.toBe(info.serial);
       expect(await readFile(accountFile, 'utf8')).toBe(accountKey);
+      // Two more challenges, or one: even with PEBBLE_AUTHZREUSE=0 pebble hands back a still-valid
+      // authorization about 1 time in 100 (it creates a new one only when rand.Intn(100) > 0).
+      expect(calls.present === 3 || calls.present === 4, `present ${calls.present}`).toBe(true);
+      expect(calls.cleanup).toBe(calls.present);
+      const afterSecond = { ...calls };
       // not due: no order at all
       const third = await service.renew();
       expect(third.serial).toBe(second.serial);
-      expect(calls).toEqual({ present: 4, cleanup: 4 });
+      expect(calls).toEqual(afterSecond);
 
       const stored = await readFile(join(data.path, 'certs', 'current.pem'), 'utf8');
       const leaf = new X509Certificate(stored.slice(stored.indexOf('-----BEGIN CERTIFICATE')));
