@@ -30,7 +30,11 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O, 
   try {
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (err) {
-    throw new NodegateError('NG_USAGE', `${(err as Error).message}\n\n${usage}`, { cause: err });
+    const hint =
+      allowPositionals && (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? "\nAn argument that begins with '-' (such as a token id) goes after `--`, e.g. `nodegate token revoke --data DIR -- -Xy12`."
+        : '';
+    throw new NodegateError('NG_USAGE', `${(err as Error).message}${hint}\n\n${usage}`, { cause: err });
   }
 }
 

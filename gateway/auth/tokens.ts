@@ -315,7 +315,7 @@ export class TokenService {
     const ttl = input.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
     if (!Number.isInteger(ttl) || ttl < 60 || ttl > MAX_TOKEN_TTL_SECONDS) throw new NodegateError('NG_USAGE', 'A token lives between 1 minute and 10 years.');
     const nowSec = Math.floor(this.#now() / 1000);
-    const id = randomBytes(12).toString('base64url');
+    const id = newTokenId();
     const exp = nowSec + ttl;
     const token = await new SignJWT({ scope: input.scope, name })
       .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
@@ -405,6 +405,17 @@ export class TokenService {
       const reason = err instanceof joseErrors.JOSEError ? err.code : 'ERR_MALFORMED';
       throw new NodegateError('NG_GW_TOKEN_INVALID', 'The token is not valid for this gateway. Create a new one with `nodegate token create`.', { status: 401, details: { reason } });
     }
+  }
+}
+
+/**
+ * 16 base64url characters (96 random bits) that never begin with '-': an id is typed as a command
+ * line argument (`nodegate token revoke ID`), where a leading '-' reads as an option.
+ */
+export function newTokenId(): string {
+  for (;;) {
+    const id = randomBytes(12).toString('base64url');
+    if (id[0] !== '-') return id;
   }
 }
 

@@ -13,6 +13,7 @@ const USAGE = `usage: nodegate token create --data DIR --scope readonly|invoice|
   create   prints a new token once (it is not stored); give it to one wallet, e.g. with \`nodegate pair\`
   list     every token: id, name, scope, expiry, revoked
   revoke   stops a token at once, also while \`nodegate start\` runs
+           (an id that begins with '-' goes after \`--\`: \`token revoke --data DIR -- -Xy12\`)
   --ttl    lifetime: 30d, 12h, 45m, 2w (default 365d)`;
 
 async function run(args: string[], io: CommandIO): Promise<number> {

@@ -1,6 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startHarness, GW_NAME, asMacaroonHeader, type Harness } from '../../../support/gateway-harness.ts';
 
 const run = promisify(execFile);
@@ -51,6 +53,23 @@ describe('nodegate token, while the gateway runs', () => {
     expect(r.code).toBe(0);
     const list = (JSON.parse(r.stdout) as { tokens: { name: string; scope: string }[] }).tokens;
     expect(list.some((t) => t.name === 'Zeus' && t.scope === 'readonly')).toBe(true);
+  });
+
+  it('an id that begins with "-" (written by an older version) is revoked after `--`; without it the error says so', async () => {
+    const created = await nodegate('token', 'create', '--data', h.dataDir, '--scope', 'readonly', '--name', 'old', '--json');
+    expect(created.code).toBe(0);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    const listPath = join(h.dataDir, 'gateway', 'tokens.json');
+    const file = JSON.parse(await readFile(listPath, 'utf8')) as { tokens: { id: string }[] };
+    for (const t of file.tokens) if (t.id === id) t.id = '-Xy12oldstyle';
+    await writeFile(listPath, JSON.stringify(file));
+
+    const bare = await nodegate('token', 'revoke', '--data', h.dataDir, '-Xy12oldstyle');
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('goes after `--`');
+    const revoked = await nodegate('token', 'revoke', '--data', h.dataDir, '--json', '--', '-Xy12oldstyle');
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ id: '-Xy12oldstyle', name: 'old' });
   });
 
   it('revoking an unknown id fails with NG_GW_TOKEN_UNKNOWN (exit 1), a bad scope with NG_USAGE (exit 2)', async () => {

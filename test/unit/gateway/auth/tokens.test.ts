@@ -3,7 +3,7 @@ import { stat, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { TokenService, parseTtl, tokenFromHeaders, DEFAULT_TOKEN_TTL_SECONDS } from '../../../../gateway/auth/tokens.ts';
+import { TokenService, parseTtl, tokenFromHeaders, newTokenId, DEFAULT_TOKEN_TTL_SECONDS } from '../../../../gateway/auth/tokens.ts';
 import { tempDir } from '../../../support/process.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -107,6 +107,13 @@ describe('TokenService', () => {
     await tokens.verify(last.token);
     await (await TokenService.open(dir)).revoke(last.id);
     await expect(tokens.verify(last.token)).rejects.toMatchObject({ code: 'NG_GW_TOKEN_REVOKED' });
+  });
+
+  it('token ids never begin with "-" (a command line would read one as an option)', () => {
+    // Without the rule, 5000 base64url ids would hold about 78 that begin with '-'.
+    const ids = Array.from({ length: 5000 }, () => newTokenId());
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{15}$/);
+    expect(new Set(ids).size).toBe(5000);
   });
 
   it('revoking an unknown id is NG_GW_TOKEN_UNKNOWN', async () => {
