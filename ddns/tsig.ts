@@ -240,12 +240,12 @@ export function findTsig(message: Buffer): ParsedTsig | null {
  * The unsigned BADKEY answer (RFC 8945 §5.2.1, §5.3.2) to a request signed with a key this server
  * does not have: NOTAUTH, the question, and a TSIG RR with the request's key and algorithm, an empty
  * MAC and error BADKEY. A server without TSIG keys answers every signed request this way.
+ * `responseFlags` is the header's flags word, made by the server as for every answer (so RD and CD
+ * are echoed alike everywhere).
  */
-export function badKeyResponse(request: Buffer, tsig: ParsedTsig, questionEnd: number): Buffer {
+export function badKeyResponse(request: Buffer, tsig: ParsedTsig, questionEnd: number, responseFlags: number): Buffer {
   const header = Buffer.from(request.subarray(0, 12));
-  const flags = request.readUInt16BE(2);
-  // QR, the opcode and RD echoed, rcode 9 (NOTAUTH)
-  header.writeUInt16BE(0x8000 | (flags & 0x7800) | (flags & 0x0100) | 9, 2);
+  header.writeUInt16BE(responseFlags, 2);
   header.writeUInt16BE(questionEnd > 12 ? 1 : 0, 4);
   header.writeUInt16BE(0, 6);
   header.writeUInt16BE(0, 8);

@@ -327,7 +327,7 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     if (!tsig || qEnd < 12 || qEnd > msg.length) return null;
     log?.info({ key: tsig.keyName, algorithm: tsig.algorithm }, 'embedded DNS: a request signed with a TSIG key this server does not have (answered BADKEY)');
     count(RCODE.NOTAUTH);
-    const out = badKeyResponse(msg, tsig, qEnd);
+    const out = badKeyResponse(msg, tsig, qEnd, responseFlags(msg.readUInt16BE(2), false, false, RCODE.NOTAUTH));
     lastKey = rrlKeyOf(out);
     return out;
   };

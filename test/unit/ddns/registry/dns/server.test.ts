@@ -326,7 +326,9 @@ describe('response rate limiting (UDP)', () => {
 describe('TSIG-signed requests', () => {
   it('answer NOTAUTH with an unsigned TSIG record carrying BADKEY (RFC 8945 §5.2.1), over UDP and TCP', async () => {
     const key = { name: 'secondary-key', algorithm: 'hmac-sha256' as const, secret: Buffer.from('not a key this server has').toString('base64') };
-    const { message } = signMessage(buildQuery(0x4242, `${D1}.${ZONE}`, 'SOA'), key);
+    const query = buildQuery(0x4242, `${D1}.${ZONE}`, 'SOA');
+    query.writeUInt16BE(query.readUInt16BE(2) | 0x0010, 2); // CD set: echoed like in every answer
+    const { message } = signMessage(query, key);
     const overUdp = await rawUdp(message);
     const overTcp = await new Promise<Buffer>((resolve, reject) => {
       const s = connect(dns.address().tcpPort, '127.0.0.1');
@@ -341,6 +343,7 @@ describe('TSIG-signed requests', () => {
       expect(reply.readUInt16BE(0)).toBe(0x4242);
       expect(reply[2]! & 0x80).toBe(0x80); // a response
       expect(reply[3]! & 0x0f).toBe(9); // NOTAUTH
+      expect(reply[3]! & 0x10).toBe(0x10); // CD echoed (RFC 6840 §5.9)
       expect([reply.readUInt16BE(4), reply.readUInt16BE(6), reply.readUInt16BE(8), reply.readUInt16BE(10)]).toEqual([1, 0, 0, 1]);
       const tsig = findTsig(reply)!;
       expect(tsig).toMatchObject({ keyName: 'secondary-key', algorithm: 'hmac-sha256', originalId: 0x4242, error: 17 });
