@@ -9,6 +9,7 @@
  * answer is never larger than 12 bytes more than the request, RFC 5389 §7.3).
  */
 import * as dgram from 'node:dgram';
+import { ipv6Bytes } from './dns/wire.ts';
 
 export const STUN_MAGIC_COOKIE = 0x2112a442;
 export const STUN_BINDING_REQUEST = 0x0001;
@@ -38,16 +39,6 @@ export function stunAnswer(msg: Buffer, address: string, port: number, family: '
   const raw = v6 ? ipv6Bytes(address) : Buffer.from(address.replace(/^::ffff:/, '').split('.').map(Number));
   for (let i = 0; i < addrLen; i++) out[28 + i] = raw[i]! ^ xorKey[i]!;
   return out;
-}
-
-function ipv6Bytes(address: string): Buffer {
-  const [head = '', tail = ''] = address.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(Number.parseInt(g || '0', 16), i * 2));
-  return b;
 }
 
 export interface StunServer {

@@ -28,6 +28,21 @@ describe('STUN binding (RFC 5389)', () => {
     expect(parseBindingResponse(answer, randomBytes(12))).toBeUndefined();
   });
 
+  it('an IPv6 peer gets its 16 bytes (scope id dropped, dotted tail read); an IPv4-mapped one its IPv4 address', () => {
+    const tid = randomBytes(12);
+    const key = Buffer.concat([Buffer.from([0x21, 0x12, 0xa4, 0x42]), tid]);
+    const mapped = (address: string) => {
+      const a = stunAnswer(request(tid), address, 40000, 'IPv6')!;
+      return Buffer.from(a.subarray(28).map((b, i) => b ^ key[i]!)).toString('hex');
+    };
+    expect(mapped('2001:db8::1')).toBe('20010db8000000000000000000000001');
+    expect(mapped('fe80::2:3%eth0')).toBe('fe800000000000000000000000020003');
+    expect(mapped('::198.51.100.7')).toBe('000000000000000000000000c6336407');
+    expect(mapped('2001:db8:1:2:3:4:5:6')).toBe('20010db8000100020003000400050006');
+    const v4 = stunAnswer(request(tid), '::ffff:198.51.100.2', 40000, 'IPv6')!;
+    expect(parseBindingResponse(v4, tid)).toEqual({ address: '198.51.100.2', port: 40000 });
+  });
+
   it('a real round trip on loopback; one answer per request', async () => {
     server = await startStunServer({ host: '127.0.0.1', port: 0 });
     const mapped = await stunBinding('127.0.0.1', server.port);
