@@ -325,15 +325,18 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
         return reply.redirect(`${prefix}/login?done=logged-out`, 303);
       });
 
-      // ---- status + unlock -------------------------------------------------------------------
-      const readStatus = async (req: FastifyRequest): Promise<NodeStatus | undefined> => {
+      /** What `load` gives, or undefined (logged with its code) while that part is unavailable: the page still renders. */
+      const optional = async <T>(req: FastifyRequest, what: string, load: () => Promise<T>): Promise<T | undefined> => {
         try {
-          return await deps.status();
+          return await load();
         } catch (err) {
-          req.log.warn({ code: isNodegateError(err) ? err.code : undefined }, 'owner pages: status unavailable');
+          req.log.warn({ code: isNodegateError(err) ? err.code : undefined }, `owner pages: ${what} unavailable`);
           return undefined;
         }
       };
+
+      // ---- status + unlock -------------------------------------------------------------------
+      const readStatus = (req: FastifyRequest): Promise<NodeStatus | undefined> => optional(req, 'status', () => deps.status());
       const renderHome = async (req: FastifyRequest, reply: FastifyReply, session: OwnerSession, status: number, extra: { notice?: Notice; unlockNotice?: Notice }) =>
         sendHtml(reply, status, homePage(ctxOf(req, `${prefix}/`, session), await readStatus(req), { ...extra, torSwitch: typeof deps.setTorEnabled === 'function' }));
 
@@ -376,14 +379,7 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
       });
 
       // ---- pairing + tokens ------------------------------------------------------------------
-      const listTokens = async (req: FastifyRequest): Promise<TokenSummary[] | undefined> => {
-        try {
-          return await deps.listTokens();
-        } catch (err) {
-          req.log.warn({ code: isNodegateError(err) ? err.code : undefined }, 'owner pages: token list unavailable');
-          return undefined;
-        }
-      };
+      const listTokens = (req: FastifyRequest): Promise<TokenSummary[] | undefined> => optional(req, 'token list', () => deps.listTokens());
       const renderPair = async (req: FastifyRequest, reply: FastifyReply, session: OwnerSession, status: number, extra: { notice?: Notice; created?: CreatedPairing }) =>
         sendHtml(reply, status, pairPage(ctxOf(req, `${prefix}/pair`, session), await listTokens(req), { ...extra, onionAvailable: deps.pairingHost().onionHost !== undefined }));
 
