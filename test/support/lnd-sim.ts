@@ -66,6 +66,8 @@ export interface LndSim {
   counts(): Record<string, number>;
   /** Total requests seen. */
   total(): number;
+  /** Resolves once {@link total} reaches `n` (a request has arrived), rejects after `timeoutMs`. */
+  waitForTotal(n: number, timeoutMs?: number): Promise<void>;
   /** Every Grpc-Metadata-macaroon header value received, in order. */
   macaroonHeaders(): string[];
   /** Every header set received, in order (lower-case names). */
@@ -296,6 +298,13 @@ export async function startLndSim(options: LndSimOptions): Promise<LndSim> {
     macaroonHex,
     counts: () => ({ ...counts }),
     total: () => total,
+    waitForTotal: async (n, timeoutMs = 10_000) => {
+      const until = Date.now() + timeoutMs;
+      while (total < n) {
+        if (Date.now() > until) throw new Error(`the LND simulator saw ${total} requests, not ${n}, within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     macaroonHeaders: () => [...macaroonHeaders],
     requestHeaders: () => [...headerLog],
     isLocked: () => locked,

@@ -20,8 +20,9 @@ describe('graceful stop', () => {
 
       h.lnd.setGetinfoDelayMs(500);
       const busy = h.client();
+      const seen = h.lnd.total();
       const inFlight = busy.request({ method: 'GET', path: '/v1/getinfo', headers: { host: GW_NAME, authorization: `Bearer ${token}` } });
-      await new Promise((r) => setTimeout(r, 100));
+      await h.lnd.waitForTotal(seen + 1); // the request has reached LND
       const t0 = performance.now();
       const stopped = h.gateway.stop();
       const r = await inFlight;

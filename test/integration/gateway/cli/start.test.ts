@@ -41,8 +41,9 @@ describe('nodegate start', () => {
     await ok.body.text();
 
     lnd.setGetinfoDelayMs(600);
+    const seen = lnd.total();
     const inFlight = client.request({ method: 'GET', path: '/v1/getinfo', headers: { host: 'node.test', authorization: `Bearer ${token}` } });
-    await new Promise((r) => setTimeout(r, 150)); // the request has reached LND
+    await lnd.waitForTotal(seen + 1); // the request has reached LND
     const t0 = Date.now();
     proc.child.kill('SIGTERM');
     const r = await inFlight;
