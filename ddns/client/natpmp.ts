@@ -7,6 +7,7 @@
 import * as dgram from 'node:dgram';
 import { NodegateError } from '../../core/errors.ts';
 import {
+  grantedMapping,
   udpExchange,
   type CreateUdpSocket,
   type IoOptions,
@@ -14,6 +15,7 @@ import {
   type PortMapper,
   type PortMapping,
 } from './portmapper.ts';
+import { RouterEpoch } from './router-epoch.ts';
 
 /** RFC 6886 §3: the server listens on UDP 5351; announcements go to 224.0.0.1:5350. */
 export const NATPMP_PORT = 5351;
@@ -92,12 +94,13 @@ export interface NatPmpOptions {
 
 export class NatPmpMapper implements PortMapper {
   readonly method = 'natpmp' as const;
-  /** Last epoch seen: a smaller one means the router rebooted and forgot its mappings (§3.6). */
-  lastEpoch: { value: number; at: number } | undefined;
   private readonly now: () => number;
+  /** The router's epoch: a smaller one means it rebooted and forgot its mappings (§3.6). */
+  private readonly epoch: RouterEpoch;
 
   constructor(private readonly options: NatPmpOptions) {
     this.now = options.now ?? Date.now;
+    this.epoch = new RouterEpoch(this.now);
   }
 
   private exchange<T>(payload: Buffer, accept: (m: Buffer) => T | undefined, io: IoOptions): Promise<T> {
@@ -109,25 +112,9 @@ export class NatPmpMapper implements PortMapper {
     });
   }
 
-  /**
-   * True when `epoch` shows a reboot since the last reply: RFC 6886 §3.6 — the new epoch must be at
-   * least the old one plus 7/8 of the time elapsed, less 2 s.
-   */
-  private observeEpoch(epoch: number): boolean {
-    const now = this.now();
-    const prev = this.lastEpoch;
-    this.lastEpoch = { value: epoch, at: now };
-    if (!prev) return false;
-    const elapsedS = (now - prev.at) / 1000;
-    return epoch + 2 < prev.value + (elapsedS * 7) / 8;
-  }
-
-  /** Whether the last reply revealed a reboot (mappings lost). Reset on read. */
-  rebootSeen = false;
-
   async externalAddress(io: IoOptions = {}): Promise<string | null> {
     const reply = await this.exchange(Buffer.from([0, 0]), parseAddressReply, io);
-    if (this.observeEpoch(reply.epoch)) this.rebootSeen = true;
+    this.epoch.observe(reply.epoch);
     return reply.address;
   }
 
@@ -140,7 +127,7 @@ export class NatPmpMapper implements PortMapper {
     pkt.writeUInt16BE(request.externalPort, 6);
     pkt.writeUInt32BE(request.lifetimeS, 8);
     const reply = await this.exchange(pkt, (m) => parseMapReply(m, op), io);
-    if (this.observeEpoch(reply.epoch)) this.rebootSeen = true;
+    this.epoch.observe(reply.epoch);
     if (reply.internalPort !== request.internalPort) throw malformed(`mapping reply for port ${reply.internalPort}`);
     let externalAddress: string | null = null;
     try {
@@ -148,23 +135,13 @@ export class NatPmpMapper implements PortMapper {
     } catch {
       // the mapping stands; the address is only informative here
     }
-    return {
-      method: 'natpmp',
-      protocol: request.protocol,
-      internalPort: request.internalPort,
-      externalPort: reply.externalPort,
-      externalAddress,
-      lifetimeS: reply.lifetimeS,
-      grantedAt: this.now(),
-    };
+    return grantedMapping('natpmp', request, { externalPort: reply.externalPort, externalAddress, lifetimeS: reply.lifetimeS, grantedAt: this.now() });
   }
 
   /** NAT-PMP has no lookup: a router that rebooted shows it by its epoch going back (§3.6). */
   async check(_mapping: PortMapping, io: IoOptions = {}): Promise<boolean> {
     await this.externalAddress(io);
-    const lost = this.rebootSeen;
-    this.rebootSeen = false;
-    return !lost;
+    return !this.epoch.takeRebootSeen();
   }
 
   async unmap(mapping: PortMapping, io: IoOptions = {}): Promise<void> {

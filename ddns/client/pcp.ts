@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { NodegateError } from '../../core/errors.ts';
 import { NATPMP_PORT } from './natpmp.ts';
 import {
+  grantedMapping,
   udpExchange,
   type CreateUdpSocket,
   type IoOptions,
@@ -14,6 +15,7 @@ import {
   type PortMapper,
   type PortMapping,
 } from './portmapper.ts';
+import { RouterEpoch } from './router-epoch.ts';
 
 /** RFC 6887 §19.1: PCP shares NAT-PMP's port 5351; version 2 (version 0 is NAT-PMP). */
 export const PCP_PORT = NATPMP_PORT;
@@ -138,11 +140,12 @@ export class PcpMapper implements PortMapper {
   private readonly now: () => number;
   /** One nonce per mapping: refreshes must repeat it (§11.2). */
   private readonly nonces = new Map<string, Buffer>();
-  private lastEpoch: { value: number; at: number } | undefined;
-  private rebootSeen = false;
+  /** §8.5: the epoch must grow with time; going back means the router lost its state. */
+  private readonly epoch: RouterEpoch;
 
   constructor(private readonly options: PcpOptions) {
     this.now = options.now ?? Date.now;
+    this.epoch = new RouterEpoch(this.now);
   }
 
   private async request(req: { protocol: number; internalPort: number; externalPort: number; lifetimeS: number; nonce: Buffer }, io: IoOptions): Promise<PcpMapReply> {
@@ -153,11 +156,7 @@ export class PcpMapper implements PortMapper {
       ...(this.options.createSocket ? { createSocket: this.options.createSocket } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     });
-    const now = this.now();
-    const prev = this.lastEpoch;
-    this.lastEpoch = { value: reply.epoch, at: now };
-    // §8.5: the epoch must grow with time; going back means the router lost its state
-    if (prev && reply.epoch + 2 < prev.value + ((now - prev.at) / 1000) * 7 / 8) this.rebootSeen = true;
+    this.epoch.observe(reply.epoch);
     return reply;
   }
 
@@ -177,23 +176,13 @@ export class PcpMapper implements PortMapper {
       { protocol: request.protocol === 'udp' ? 17 : 6, internalPort: request.internalPort, externalPort: request.externalPort, lifetimeS: request.lifetimeS, nonce },
       io,
     );
-    return {
-      method: 'pcp',
-      protocol: request.protocol,
-      internalPort: request.internalPort,
-      externalPort: reply.externalPort,
-      externalAddress: reply.externalAddress,
-      lifetimeS: reply.lifetimeS,
-      grantedAt: this.now(),
-    };
+    return grantedMapping('pcp', request, { externalPort: reply.externalPort, externalAddress: reply.externalAddress, lifetimeS: reply.lifetimeS, grantedAt: this.now() });
   }
 
   /** PCP has no lookup either; a reboot shows as the epoch going back (§8.5). */
   async check(_mapping: PortMapping, io: IoOptions = {}): Promise<boolean> {
     await this.externalAddress(io);
-    const lost = this.rebootSeen;
-    this.rebootSeen = false;
-    return !lost;
+    return !this.epoch.takeRebootSeen();
   }
 
   async unmap(mapping: PortMapping, io: IoOptions = {}): Promise<void> {

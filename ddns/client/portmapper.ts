@@ -58,6 +58,23 @@ export interface PortMapper {
   unmap(mapping: PortMapping, options?: IoOptions): Promise<void>;
 }
 
+/** The `PortMapping` the router granted for `request`. */
+export function grantedMapping(
+  method: MappingMethod,
+  request: MappingRequest,
+  granted: Pick<PortMapping, 'externalPort' | 'externalAddress' | 'lifetimeS' | 'grantedAt'>,
+): PortMapping {
+  return {
+    method,
+    protocol: request.protocol,
+    internalPort: request.internalPort,
+    externalPort: granted.externalPort,
+    externalAddress: granted.externalAddress,
+    lifetimeS: granted.lifetimeS,
+    grantedAt: granted.grantedAt,
+  };
+}
+
 /** A socket factory seam for tests (defaults to node:dgram). */
 export type CreateUdpSocket = (type: 'udp4') => dgram.Socket;
 export const defaultCreateSocket: CreateUdpSocket = (type) => dgram.createSocket(type);

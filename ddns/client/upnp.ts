@@ -10,6 +10,7 @@
 import { NodegateError } from '../../core/errors.ts';
 import {
   defaultCreateSocket,
+  grantedMapping,
   type CreateUdpSocket,
   type IoOptions,
   type MappingRequest,
@@ -141,6 +142,20 @@ export function parseSoapResponse(status: number, xml: string, action: string, f
   const out: Record<string, string> = {};
   for (const f of fields) out[f] = xmlTexts(xml, f)[0] ?? '';
   return out;
+}
+
+/** The arguments of AddPortMapping and of AddAnyPortMapping (the same eight, in the same order). */
+function addMappingArgs(request: MappingRequest, internalClient: string, leaseS: number): [string, string | number][] {
+  return [
+    ['NewRemoteHost', ''],
+    ['NewExternalPort', request.externalPort],
+    ['NewProtocol', request.protocol.toUpperCase()],
+    ['NewInternalPort', request.internalPort],
+    ['NewInternalClient', internalClient],
+    ['NewEnabled', 1],
+    ['NewPortMappingDescription', request.description ?? 'nodegate'],
+    ['NewLeaseDuration', leaseS],
+  ];
 }
 
 export interface UpnpOptions {
@@ -301,22 +316,7 @@ export class UpnpMapper implements PortMapper {
   }
 
   async map(request: MappingRequest, io: IoOptions = {}): Promise<PortMapping> {
-    const add = (lease: number) =>
-      this.soap(
-        'AddPortMapping',
-        [
-          ['NewRemoteHost', ''],
-          ['NewExternalPort', request.externalPort],
-          ['NewProtocol', request.protocol.toUpperCase()],
-          ['NewInternalPort', request.internalPort],
-          ['NewInternalClient', this.options.internalClient],
-          ['NewEnabled', 1],
-          ['NewPortMappingDescription', request.description ?? 'nodegate'],
-          ['NewLeaseDuration', lease],
-        ],
-        [],
-        io,
-      );
+    const add = (lease: number) => this.soap('AddPortMapping', addMappingArgs(request, this.options.internalClient, lease), [], io);
     let lifetimeS = request.lifetimeS;
     let externalPort = request.externalPort;
     try {
@@ -334,21 +334,7 @@ export class UpnpMapper implements PortMapper {
         });
       } else if (code === UPNP_ERROR.ConflictInMappingEntry && this.service?.serviceType.endsWith(':2')) {
         // IGDv2: let the router pick a free public port (WANIPConnection:2 §2.5.16)
-        const r = await this.soap(
-          'AddAnyPortMapping',
-          [
-            ['NewRemoteHost', ''],
-            ['NewExternalPort', request.externalPort],
-            ['NewProtocol', request.protocol.toUpperCase()],
-            ['NewInternalPort', request.internalPort],
-            ['NewInternalClient', this.options.internalClient],
-            ['NewEnabled', 1],
-            ['NewPortMappingDescription', request.description ?? 'nodegate'],
-            ['NewLeaseDuration', lifetimeS],
-          ],
-          ['NewReservedPort'],
-          io,
-        );
+        const r = await this.soap('AddAnyPortMapping', addMappingArgs(request, this.options.internalClient, lifetimeS), ['NewReservedPort'], io);
         const reserved = Number(r.NewReservedPort);
         if (!Number.isInteger(reserved) || reserved < 1 || reserved > 65535) throw malformed(`a reserved port that is not a port (${String(r.NewReservedPort).slice(0, 20)})`);
         externalPort = reserved;
@@ -365,7 +351,7 @@ export class UpnpMapper implements PortMapper {
     } catch {
       // informative only
     }
-    return { method: 'upnp', protocol: request.protocol, internalPort: request.internalPort, externalPort, externalAddress, lifetimeS, grantedAt: this.now() };
+    return grantedMapping('upnp', request, { externalPort, externalAddress, lifetimeS, grantedAt: this.now() });
   }
 
   async check(mapping: PortMapping, io: IoOptions = {}): Promise<boolean> {

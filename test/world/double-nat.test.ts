@@ -2,7 +2,8 @@
 // miniupnpd answers GetExternalIPAddress with an empty string and AddPortMapping with 501: the
 // doctor must name double NAT. The public name still follows the modem's WAN address changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHome, eventually, type Home } from './home.ts';
+import { createHome, type Home } from './home.ts';
+import { eventually } from '../support/eventually.ts';
 import type { RunningProcess } from '../support/process.ts';
 
 describe('double NAT', () => {
@@ -26,8 +27,8 @@ describe('double NAT', () => {
 
   it('the public name follows the modem getting a new address', async () => {
     service = await home.startService();
-    expect(await eventually(() => (home.dnsA().length ? home.dnsA() : undefined), 10_000, 'the A record')).toEqual(['198.51.100.2']);
+    expect(await eventually('the A record', 10_000, () => (home.dnsA().length ? home.dnsA() : undefined))).toEqual(['198.51.100.2']);
     home.world.changeWanAddress('198.51.100.20');
-    expect(await eventually(() => (home.dnsA()[0] === '198.51.100.20' ? home.dnsA() : undefined), 15_000, 'the new A record')).toEqual(['198.51.100.20']);
+    expect(await eventually('the new A record', 15_000, () => (home.dnsA()[0] === '198.51.100.20' ? home.dnsA() : undefined))).toEqual(['198.51.100.20']);
   });
 });

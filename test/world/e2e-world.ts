@@ -9,16 +9,17 @@
  *
  * Namespace names start with `ngw-` and a random tag. `destroy()` stops every process started here
  * by PID, deletes the namespaces and the /etc/netns/<phone> directory; call it in afterAll/finally.
- * The router part follows test/world/netns.ts (the reachability part's worlds) with the same
- * patched miniupnpd (scripts/setup.d/miniupnpd.sh).
+ * The namespaces are kept by namespaces.ts; the router's rules and its miniupnpd (the same patched
+ * build, scripts/setup.d/miniupnpd.sh) are those of test/world/netns.ts, the reachability part's worlds.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess, type RunningProcess } from '../support/process.ts';
-import { MINIUPNPD_BIN, routerRules, runCommand } from './netns.ts';
+import type { RunningProcess } from '../support/process.ts';
+import { createNamespaces } from './namespaces.ts';
+import { MINIUPNPD_BIN, renumberWan, routerRules, startMiniupnpd } from './netns.ts';
 
 export const ISP_ADDRESS = '198.51.100.1';
 export const ISP_PHONE_SIDE = '203.0.113.1';
@@ -26,8 +27,6 @@ export const PHONE_ADDRESS = '203.0.113.10';
 export const ROUTER_LAN_ADDRESS = '192.168.1.1';
 export const NODE_ADDRESS = '192.168.1.10';
 export const FIRST_WAN_ADDRESS = '198.51.100.2';
-/** How long miniupnpd gets to open its NAT-PMP socket (it prints nothing when ready). */
-const MINIUPNPD_READY_MS = 5_000;
 /** Every `ip`/`nft`/`dig` call made here is bounded by this. */
 const COMMAND_TIMEOUT_MS = 15_000;
 
@@ -48,81 +47,34 @@ export interface E2eWorld {
   destroy(): Promise<void>;
 }
 
-const run = (command: string, args: string[], timeoutMs = COMMAND_TIMEOUT_MS, env?: NodeJS.ProcessEnv): string => runCommand(command, args, timeoutMs, env);
-
 export async function createE2eWorld(): Promise<E2eWorld> {
   if (!existsSync(MINIUPNPD_BIN)) throw new Error(`${MINIUPNPD_BIN} is missing: run scripts/setup.d/miniupnpd.sh (as root) once.`);
   const tag = randomBytes(3).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), `ngw-${tag}-`));
   const ns = { isp: `ngw-${tag}-isp`, router: `ngw-${tag}-rtr`, node: `ngw-${tag}-node`, phone: `ngw-${tag}-phone` };
   const etcNetns = `/etc/netns/${ns.phone}`;
-  const created: string[] = [];
-  const processes = new Set<RunningProcess>();
+  const namespaces = createNamespaces(COMMAND_TIMEOUT_MS);
+  const { ip, link, exec: inNs } = namespaces;
   let miniupnpd: RunningProcess | undefined;
   let wan = FIRST_WAN_ADDRESS;
   const v = (s: string) => `ngw${tag}${s}`; // veth names: 3 + 6 + 2 <= 15 chars
   const routerWanIf = v('rw');
   const routerLanIf = v('rl');
-  const ip = (n: string, ...args: string[]) => run('ip', ['-n', n, ...args]);
-  const inNs = (n: string, command: string, args: string[], timeoutMs?: number, env?: NodeJS.ProcessEnv) =>
-    run('ip', ['netns', 'exec', n, command, ...args], timeoutMs, env);
-  const link = (a: string, aIf: string, b: string, bIf: string) => {
-    run('ip', ['link', 'add', aIf, 'netns', a, 'type', 'veth', 'peer', 'name', bIf, 'netns', b]);
-    ip(a, 'link', 'set', aIf, 'up');
-    ip(b, 'link', 'set', bIf, 'up');
-  };
 
   const world: E2eWorld = {
     tag,
     ns,
     wanAddress: () => wan,
     exec: inNs,
-    spawn(n, command, args, env) {
-      const p = startProcess('ip', ['netns', 'exec', n, command, ...args], env ? { env: { ...process.env, ...env } } : {});
-      processes.add(p);
-      return p;
-    },
-    forget(p) {
-      processes.delete(p);
-    },
+    spawn: namespaces.spawn,
+    forget: namespaces.forget,
     changeWanAddress(address) {
-      const old = wan;
-      ip(ns.router, 'addr', 'add', `${address}/24`, 'dev', routerWanIf);
-      ip(ns.router, 'addr', 'del', `${old}/24`, 'dev', routerWanIf);
-      ip(ns.router, 'route', 'replace', 'default', 'via', ISP_ADDRESS);
-      try {
-        inNs(ns.router, 'conntrack', ['-F']);
-      } catch {
-        // conntrack(8) may be absent: masquerade drops its entries when the address goes
-      }
+      renumberWan(namespaces, ns.router, routerWanIf, wan, address, ISP_ADDRESS);
       wan = address;
     },
     miniupnpdOutput: () => miniupnpd?.output() ?? '',
     async destroy() {
-      const errors: unknown[] = [];
-      for (const p of processes) {
-        try {
-          await p.stop(2_000);
-        } catch (err) {
-          errors.push(err);
-        }
-      }
-      processes.clear();
-      for (const n of created.reverse()) {
-        try {
-          // anything still running in a namespace of ours (a child a killed process left behind)
-          for (const pid of run('ip', ['netns', 'pids', n]).split('\n').map(Number).filter((p) => p > 0)) {
-            try {
-              process.kill(pid, 'SIGKILL');
-            } catch {
-              // exited meanwhile
-            }
-          }
-          run('ip', ['netns', 'del', n]);
-        } catch (err) {
-          errors.push(err);
-        }
-      }
+      const errors = await namespaces.destroy({ killLeftovers: true });
       await rm(etcNetns, { recursive: true, force: true });
       await rm(dir, { recursive: true, force: true });
       if (errors.length) throw new AggregateError(errors, `e2e world ${tag}: cleanup failed`);
@@ -130,11 +82,7 @@ export async function createE2eWorld(): Promise<E2eWorld> {
   };
 
   try {
-    for (const n of Object.values(ns)) {
-      run('ip', ['netns', 'add', n]);
-      created.push(n);
-      ip(n, 'link', 'set', 'lo', 'up');
-    }
+    for (const n of Object.values(ns)) namespaces.add(n);
     // the phone's resolver is the registry's DNS (ip netns exec bind-mounts this over /etc/resolv.conf)
     await mkdir(etcNetns, { recursive: true });
     await writeFile(join(etcNetns, 'resolv.conf'), `nameserver ${ISP_ADDRESS}\noptions timeout:1 attempts:2\n`);
@@ -159,33 +107,17 @@ export async function createE2eWorld(): Promise<E2eWorld> {
     await writeFile(rulesFile, routerRules(routerWanIf, routerLanIf));
     inNs(ns.router, 'nft', ['-f', rulesFile]);
 
-    const conf = [
-      `ext_ifname=${routerWanIf}`,
-      `listening_ip=${routerLanIf}`,
-      'http_port=0',
-      'enable_upnp=yes',
-      'enable_natpmp=yes',
-      'secure_mode=yes',
-      'system_uptime=yes',
-      'notify_interval=30',
-      'clean_ruleset_interval=600',
-      `uuid=3d3cec3a-8cf0-11e0-98ee-001a6b${tag}`,
-      `lease_file=${join(dir, 'upnp.leases')}`,
-      'min_lifetime=60',
-      'max_lifetime=86400',
-      'allow 1024-65535 192.168.1.0/24 1024-65535',
-      'deny 0-65535 0.0.0.0/0 0-65535',
-    ].join('\n');
-    const confFile = join(dir, 'miniupnpd.conf');
-    await writeFile(confFile, conf + '\n');
-    const m = world.spawn(ns.router, MINIUPNPD_BIN, ['-d', '-f', confFile, '-P', join(dir, 'miniupnpd.pid')]);
-    miniupnpd = m;
-    const deadline = Date.now() + MINIUPNPD_READY_MS;
-    while (!/:5351\b/.test(inNs(ns.router, 'ss', ['-lnup']))) {
-      const exited = await Promise.race([m.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 100))]);
-      if (exited) throw new Error(`miniupnpd exited early:\n${m.output().slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`miniupnpd did not open NAT-PMP (5351) within ${MINIUPNPD_READY_MS} ms:\n${m.output().slice(-3000)}`);
-    }
+    miniupnpd = await startMiniupnpd(namespaces, {
+      bin: MINIUPNPD_BIN,
+      router: ns.router,
+      wanIf: routerWanIf,
+      lanIf: routerLanIf,
+      dir,
+      tag,
+      upnp: true,
+      natpmp: true,
+      systemUptime: true,
+    });
     return world;
   } catch (err) {
     await world.destroy().catch(() => undefined);

@@ -33,6 +33,7 @@ import { loadOrCreateOnionKey } from '../../tor/onion.ts';
 import type { RunningProcess } from '../support/process.ts';
 import { createE2eWorld, ISP_ADDRESS, NODE_ADDRESS, type E2eWorld } from './e2e-world.ts';
 import { screenshotDir } from '../support/screenshots.ts';
+import { eventually } from '../support/eventually.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const NODEGATE = join(REPO, 'bin/nodegate.js');
@@ -78,6 +79,8 @@ const MAX_KILL_DELAY_MS = 2_000;
 const RENEWAL_KILL_OFFSET_MS = 1_200;
 /** Half the cuts strike again within this many ms of the reboot (before the node serves). */
 const MAX_BOOT_KILL_DELAY_MS = 1_500;
+/** Between two looks at a condition: each look runs a command in a namespace (curl, dig, ps). */
+const POLL_MS = 200;
 
 let world: E2eWorld;
 let tmp: string;
@@ -93,22 +96,6 @@ let onion: string;
 let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 const timings: Record<string, number> = {};
-
-/** A vitest-visible bounded poll: returns the first non-undefined value of `check`. */
-async function eventually<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `; last error: ${last.message}` : last !== undefined ? `; last error: ${JSON.stringify(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 /** `nodegate ARGS` in the node namespace; returns stdout (exit 0 required). */
 function nodegate(args: string[], timeoutMs = 60_000): string {
@@ -153,7 +140,7 @@ function startNodegate(): RunningProcess {
 async function waitServing(p: RunningProcess): Promise<void> {
   await p.waitFor(/gateway listening on https:/, NODE_START_MS);
   try {
-    await eventually('the owner login page over HTTPS from the phone', SERVING_MS, () => (phoneCurl('/_nodegate/login').status === 200 ? true : undefined));
+    await eventually('the owner login page over HTTPS from the phone', SERVING_MS, () => (phoneCurl('/_nodegate/login').status === 200 ? true : undefined), POLL_MS);
   } catch (err) {
     let dns: string;
     try {
@@ -382,7 +369,7 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
     const pid = node!.pid;
     const changed = Date.now();
     world.changeWanAddress(SECOND_WAN_ADDRESS);
-    await eventually(`the registry to answer ${name} with ${SECOND_WAN_ADDRESS}`, WAN_CHANGE_MS, () => (digA(name).join() === SECOND_WAN_ADDRESS ? true : undefined));
+    await eventually(`the registry to answer ${name} with ${SECOND_WAN_ADDRESS}`, WAN_CHANGE_MS, () => (digA(name).join() === SECOND_WAN_ADDRESS ? true : undefined), POLL_MS);
     timings.wanChangeDnsMs = Date.now() - changed;
 
     // chromium keeps a resolved name for its TTL (60 s) per browsing context; a fresh context with
@@ -473,7 +460,7 @@ describe('nodegate end to end: a phone outside, a node behind NAT', () => {
         expect(await readFile(registrationFile, 'utf8'), where).toBe(registration);
         expect(await sha256(join(dataDir, 'device', 'key.jwk')), where).toBe(deviceKey);
         expect(await sha256(onionKeyFile), `${where}: the onion key`).toBe(onionKey);
-        await eventually(`${where}: the node's managed tor to run`, SERVING_MS, () => (torChildOf(node!) ? true : undefined));
+        await eventually(`${where}: the node's managed tor to run`, SERVING_MS, () => (torChildOf(node!) ? true : undefined), POLL_MS);
         const stored = await loadOrCreateOnionKey(join(dataDir, 'tor'));
         expect([stored.created, `${stored.key.address}.onion`], `${where}: the onion address`).toEqual([false, onion]);
         expect(nodegate(['token', 'list', '--data', dataDir, '--json']), where).toBe(tokenList);

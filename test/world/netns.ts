@@ -19,7 +19,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startProcess, type RunningProcess } from '../support/process.ts';
+import type { RunningProcess } from '../support/process.ts';
+import { createNamespaces, type Namespaces } from './namespaces.ts';
 
 /** The patched miniupnpd built by scripts/setup.d/miniupnpd.sh. */
 export const MINIUPNPD_BIN = resolve(import.meta.dirname, '../../.cache/miniupnpd/miniupnpd');
@@ -79,16 +80,8 @@ export interface World {
   destroy(): Promise<void>;
 }
 
-/** Runs a command and returns stdout; throws with its stderr (and stdout) on failure. */
-export function runCommand(command: string, args: string[], timeoutMs = 10_000, env?: NodeJS.ProcessEnv): string {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr || e.message}${e.stdout ? `\nstdout: ${e.stdout.slice(-2000)}` : ''}`, { cause: err });
-  }
-}
-const run = runCommand;
+/** Every `ip`/`nft` call made here is bounded by this, ms. */
+const COMMAND_TIMEOUT_MS = 10_000;
 
 /** miniupnpd's nft structure (as Debian's nft_init.sh lays it out) plus our masquerade. */
 export function routerRules(wanIf: string, lanIf: string): string {
@@ -128,6 +121,76 @@ function plainNatRules(wanIf: string): string {
   return `table ip ngnat {\n  chain post {\n    type nat hook postrouting priority 100;\n    oifname "${wanIf}" masquerade\n  }\n}\n`;
 }
 
+export interface MiniupnpdOptions {
+  /** {@link MINIUPNPD_BIN} or {@link MINIUPNPD_REPORTS_WAN_BIN}. */
+  bin: string;
+  /** The router's namespace. */
+  router: string;
+  wanIf: string;
+  lanIf: string;
+  /** Where its config, lease and pid files go. */
+  dir: string;
+  /** The world's tag, the end of the router's UUID. */
+  tag: string;
+  upnp: boolean;
+  /** NAT-PMP and PCP. */
+  natpmp: boolean;
+  /**
+   * `system_uptime`: the NAT-PMP/PCP epoch is the machine's uptime; without it the epoch counts from
+   * the daemon's start, so a restart looks like a reboot.
+   */
+  systemUptime: boolean;
+  /** The router describes itself as an IGDv1 device (WANIPConnection:1). */
+  igdV1?: boolean;
+}
+
+/**
+ * Starts the router's miniupnpd and waits until it has opened its NAT-PMP socket (its SSDP socket
+ * with NAT-PMP off; it prints nothing when ready).
+ */
+export async function startMiniupnpd(namespaces: Namespaces, o: MiniupnpdOptions): Promise<RunningProcess> {
+  const conf = [
+    `ext_ifname=${o.wanIf}`,
+    `listening_ip=${o.lanIf}`,
+    'http_port=0',
+    `enable_upnp=${o.upnp ? 'yes' : 'no'}`,
+    `enable_natpmp=${o.natpmp ? 'yes' : 'no'}`,
+    'secure_mode=yes',
+    `system_uptime=${o.systemUptime ? 'yes' : 'no'}`,
+    ...(o.igdV1 ? ['force_igd_desc_v1=yes'] : []),
+    'notify_interval=30',
+    'clean_ruleset_interval=600',
+    `uuid=3d3cec3a-8cf0-11e0-98ee-001a6b${o.tag}`,
+    `lease_file=${join(o.dir, 'upnp.leases')}`,
+    'min_lifetime=60',
+    'max_lifetime=86400',
+    'allow 1024-65535 192.168.1.0/24 1024-65535',
+    'deny 0-65535 0.0.0.0/0 0-65535',
+  ].join('\n');
+  const file = join(o.dir, 'miniupnpd.conf');
+  await writeFile(file, conf + '\n');
+  // its own pid file: the default /var/run/miniupnpd.pid is shared by every namespace
+  const p = namespaces.spawn(o.router, o.bin, ['-d', '-f', file, '-P', join(o.dir, 'miniupnpd.pid')]);
+  await waitForSocket(() => namespaces.exec(o.router, 'ss', ['-lnup']), o.natpmp ? /:5351\b/ : o.upnp ? /:1900\b/ : null, p, MINIUPNPD_READY_MS);
+  return p;
+}
+
+/**
+ * The ISP gives `dev` in namespace `n` a new address in the same /24: the old one goes, the default
+ * route via `gateway` is renewed, conntrack is flushed.
+ */
+export function renumberWan(namespaces: Namespaces, n: string, dev: string, from: string, to: string, gateway: string): void {
+  namespaces.ip(n, 'addr', 'add', `${to}/24`, 'dev', dev);
+  namespaces.ip(n, 'addr', 'del', `${from}/24`, 'dev', dev);
+  namespaces.ip(n, 'route', 'replace', 'default', 'via', gateway);
+  // masquerade drops its conntrack entries when the address goes; do the same for leftovers
+  try {
+    namespaces.exec(n, 'conntrack', ['-F']);
+  } catch {
+    // conntrack(8) may be absent: masquerade's own flush on address removal is enough
+  }
+}
+
 export async function createWorld(options: WorldOptions): Promise<World> {
   const kind = options.kind;
   const tag = randomBytes(3).toString('hex');
@@ -138,22 +201,14 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     node: `ngr-${tag}-node`,
     ...(kind === 'double-nat' || kind === 'cgnat' ? { outer: `ngr-${tag}-out` } : {}),
   };
-  const created: string[] = [];
-  const processes = new Set<RunningProcess>();
+  const namespaces = createNamespaces(COMMAND_TIMEOUT_MS);
+  const { ip, link, exec: inNs } = namespaces;
   let miniupnpd: RunningProcess | undefined;
   let outerWan = options.wanAddress ?? '198.51.100.2';
-  const ip = (n: string, ...args: string[]) => run('ip', ['-n', n, ...args]);
-  const inNs = (n: string, command: string, args: string[], timeoutMs?: number) =>
-    run('ip', ['netns', 'exec', n, command, ...args], timeoutMs);
   const nft = (n: string, rules: string) => {
     const file = join(dir, `${n}.nft`);
     execFileSync('bash', ['-c', `cat > ${JSON.stringify(file)}`], { input: rules });
     inNs(n, 'nft', ['-f', file]);
-  };
-  const link = (a: string, aIf: string, b: string, bIf: string) => {
-    run('ip', ['link', 'add', aIf, 'netns', a, 'type', 'veth', 'peer', 'name', bIf, 'netns', b]);
-    ip(a, 'link', 'set', aIf, 'up');
-    ip(b, 'link', 'set', bIf, 'up');
   };
   const v = (s: string) => `ngr${tag}${s}`; // veth names: 3 + 6 + 2 <= 15 chars
   const routerWanIf = v('rw');
@@ -165,50 +220,30 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     ns,
     publicAddress: () => outerWan,
     exec: inNs,
-    spawn(n, command, args, env) {
-      const p = startProcess('ip', ['netns', 'exec', n, command, ...args], env ? { env: { ...process.env, ...env } } : {});
-      processes.add(p);
-      return p;
-    },
+    spawn: namespaces.spawn,
     async startMiniupnpd() {
       if (miniupnpd) await world.stopMiniupnpd();
-      const upnpOn = kind !== 'no-upnp' && kind !== 'pmp-only';
-      const pmpOn = kind !== 'no-upnp';
-      const conf = [
-        `ext_ifname=${routerWanIf}`,
-        `listening_ip=${routerLanIf}`,
-        'http_port=0',
-        `enable_upnp=${upnpOn ? 'yes' : 'no'}`,
-        `enable_natpmp=${pmpOn ? 'yes' : 'no'}`,
-        'secure_mode=yes',
-        // the NAT-PMP/PCP epoch counts from the daemon's start, so a restart looks like a reboot
-        'system_uptime=no',
-        ...(options.igdV1 ? ['force_igd_desc_v1=yes'] : []),
-        'notify_interval=30',
-        'clean_ruleset_interval=600',
-        `uuid=3d3cec3a-8cf0-11e0-98ee-001a6b${tag}`,
-        `lease_file=${join(dir, 'upnp.leases')}`,
-        'min_lifetime=60',
-        'max_lifetime=86400',
-        'allow 1024-65535 192.168.1.0/24 1024-65535',
-        'deny 0-65535 0.0.0.0/0 0-65535',
-      ].join('\n');
-      const file = join(dir, 'miniupnpd.conf');
-      await writeFile(file, conf + '\n');
-      // older routers report their own WAN address even when it is not public: the CGNAT world
-      // shows that variant, the double-NAT world shows 2.3.1's own (empty address, error 501)
-      const bin = kind === 'cgnat' ? MINIUPNPD_REPORTS_WAN_BIN : MINIUPNPD_BIN;
-      // its own pid file: the default /var/run/miniupnpd.pid is shared by every namespace
-      const p = world.spawn(ns.router, bin, ['-d', '-f', file, '-P', join(dir, 'miniupnpd.pid')]);
-      miniupnpd = p;
-      await waitForSocket(() => inNs(ns.router, 'ss', ['-lnup']), pmpOn ? /:5351\b/ : upnpOn ? /:1900\b/ : null, p, MINIUPNPD_READY_MS);
+      miniupnpd = await startMiniupnpd(namespaces, {
+        // older routers report their own WAN address even when it is not public: the CGNAT world
+        // shows that variant, the double-NAT world shows 2.3.1's own (empty address, error 501)
+        bin: kind === 'cgnat' ? MINIUPNPD_REPORTS_WAN_BIN : MINIUPNPD_BIN,
+        router: ns.router,
+        wanIf: routerWanIf,
+        lanIf: routerLanIf,
+        dir,
+        tag,
+        upnp: kind !== 'no-upnp' && kind !== 'pmp-only',
+        natpmp: kind !== 'no-upnp',
+        systemUptime: false, // a restart of miniupnpd is a router reboot (rebootRouter)
+        igdV1: options.igdV1,
+      });
     },
     async stopMiniupnpd() {
       const p = miniupnpd;
       miniupnpd = undefined;
       if (p) {
         await p.stop(3_000);
-        processes.delete(p);
+        namespaces.forget(p);
       }
     },
     flushMappings() {
@@ -225,16 +260,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     changeWanAddress(address) {
       const n = ns.outer ?? ns.router;
       const dev = ns.outer ? v('ow') : routerWanIf;
-      const old = outerWan;
-      ip(n, 'addr', 'add', `${address}/24`, 'dev', dev);
-      ip(n, 'addr', 'del', `${old}/24`, 'dev', dev);
-      ip(n, 'route', 'replace', 'default', 'via', ISP_ADDRESS);
-      // masquerade drops its conntrack entries when the address goes; do the same for leftovers
-      try {
-        inNs(n, 'conntrack', ['-F']);
-      } catch {
-        // conntrack(8) may be absent: masquerade's own flush on address removal is enough
-      }
+      renumberWan(namespaces, n, dev, outerWan, address, ISP_ADDRESS);
       outerWan = address;
     },
     miniupnpdOutput: () => miniupnpd?.output() ?? '',
@@ -242,21 +268,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
       return inNs(ns.router, 'nft', ['list', 'table', 'inet', 'filter']);
     },
     async destroy() {
-      const errors: unknown[] = [];
-      for (const p of processes) {
-        try {
-          await p.stop(2_000);
-        } catch (err) {
-          errors.push(err);
-        }
-      }
-      for (const n of created.reverse()) {
-        try {
-          run('ip', ['netns', 'del', n]);
-        } catch (err) {
-          errors.push(err);
-        }
-      }
+      const errors = await namespaces.destroy();
       await rm(dir, { recursive: true, force: true });
       if (errors.length) throw new AggregateError(errors, `world ${tag}: cleanup failed`);
     },
@@ -266,11 +278,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     if (!existsSync(MINIUPNPD_BIN)) {
       throw new Error(`${MINIUPNPD_BIN} is missing: run scripts/setup.d/miniupnpd.sh (as root) once.`);
     }
-    for (const n of Object.values(ns)) {
-      run('ip', ['netns', 'add', n]);
-      created.push(n);
-      ip(n, 'link', 'set', 'lo', 'up');
-    }
+    for (const n of Object.values(ns)) namespaces.add(n);
     const routerWanPeerNs = ns.outer ?? ns.isp;
     // outermost link: ISP <-> (outer NAT | router)
     if (ns.outer) {

@@ -2,7 +2,8 @@
 // port is closed; the service still follows a WAN address change within seconds (the registry's
 // STUN echo), without restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHome, eventually, type Home } from './home.ts';
+import { createHome, type Home } from './home.ts';
+import { eventually } from '../support/eventually.ts';
 import type { RunningProcess } from '../support/process.ts';
 
 describe('router with UPnP and NAT-PMP off', () => {
@@ -32,11 +33,11 @@ describe('router with UPnP and NAT-PMP off', () => {
 
   it('publishes the address and follows WAN changes through the STUN echo alone', async () => {
     service = await home.startService();
-    expect(await eventually(() => (home.dnsA().length ? home.dnsA() : undefined), 10_000, 'the A record')).toEqual(['198.51.100.2']);
+    expect(await eventually('the A record', 10_000, () => (home.dnsA().length ? home.dnsA() : undefined))).toEqual(['198.51.100.2']);
     home.world.changeWanAddress('198.51.100.9');
-    expect(await eventually(() => (home.dnsA()[0] === '198.51.100.9' ? home.dnsA() : undefined), 15_000, 'the new A record')).toEqual(['198.51.100.9']);
+    expect(await eventually('the new A record', 15_000, () => (home.dnsA()[0] === '198.51.100.9' ? home.dnsA() : undefined))).toEqual(['198.51.100.9']);
     home.world.changeWanAddress('198.51.100.10');
-    expect(await eventually(() => (home.dnsA()[0] === '198.51.100.10' ? home.dnsA() : undefined), 15_000, 'the second new A record')).toEqual(['198.51.100.10']);
+    expect(await eventually('the second new A record', 15_000, () => (home.dnsA()[0] === '198.51.100.10' ? home.dnsA() : undefined))).toEqual(['198.51.100.10']);
     expect(home.world.routerRuleset()).not.toMatch(/dnat/);
   });
 });

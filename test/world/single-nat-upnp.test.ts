@@ -3,7 +3,8 @@
 // follows a WAN address change without restart, re-creates the mapping after a router reboot, and
 // removes it on a clean stop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHome, eventually, NODE_PORT, type Home } from './home.ts';
+import { createHome, NODE_PORT, type Home } from './home.ts';
+import { eventually } from '../support/eventually.ts';
 import type { RunningProcess } from '../support/process.ts';
 
 describe('single NAT with UPnP', () => {
@@ -29,8 +30,8 @@ describe('single NAT with UPnP', () => {
 
   it('service: maps the port, publishes public and LAN addresses', async () => {
     service = await home.startService();
-    await eventually(() => (/dnat ip to 192\.168\.1\.10:8443/.test(home.world.routerRuleset()) ? true : undefined), 10_000, 'the mapping on the router');
-    expect(await eventually(() => (home.dnsA().length ? home.dnsA() : undefined), 10_000, 'the A record')).toEqual(['198.51.100.2']);
+    await eventually('the mapping on the router', 10_000, () => (/dnat ip to 192\.168\.1\.10:8443/.test(home.world.routerRuleset()) ? true : undefined));
+    expect(await eventually('the A record', 10_000, () => (home.dnsA().length ? home.dnsA() : undefined))).toEqual(['198.51.100.2']);
     expect(home.dnsA(home.lanName)).toEqual(['192.168.1.10']);
     // from the router's side (UPnP's own listing)
     expect(home.world.exec(home.world.ns.node, 'upnpc', ['-i', '-l'], 10_000)).toMatch(new RegExp(`TCP\\s+${NODE_PORT}->192\\.168\\.1\\.10:${NODE_PORT}`));
@@ -38,23 +39,23 @@ describe('single NAT with UPnP', () => {
 
   it('follows the ISP changing the WAN address, without restart', async () => {
     home.world.changeWanAddress('198.51.100.7');
-    expect(await eventually(() => (home.dnsA()[0] === '198.51.100.7' ? home.dnsA() : undefined), 15_000, 'the new A record')).toEqual(['198.51.100.7']);
+    expect(await eventually('the new A record', 15_000, () => (home.dnsA()[0] === '198.51.100.7' ? home.dnsA() : undefined))).toEqual(['198.51.100.7']);
     expect(service!.output()).not.toMatch(/stopped/);
   });
 
   it('a router that reboots and forgets its mappings gets the mapping back on its own', async () => {
     await home.world.rebootRouter();
     expect(home.world.routerRuleset()).not.toMatch(/dnat/);
-    await eventually(() => (/dnat ip to 192\.168\.1\.10:8443/.test(home.world.routerRuleset()) ? true : undefined), 15_000, 'the re-created mapping');
-    await eventually(() => (/"recreated":1/.test(service!.output()) ? true : undefined), 5_000, 'recreated counter');
+    await eventually('the re-created mapping', 15_000, () => (/dnat ip to 192\.168\.1\.10:8443/.test(home.world.routerRuleset()) ? true : undefined));
+    await eventually('recreated counter', 5_000, () => (/"recreated":1/.test(service!.output()) ? true : undefined));
   });
 
   it('a firewall that loses the rule behind the UPnP daemon\'s back: the mapping is made again on its own', async () => {
     home.world.flushMappings(); // miniupnpd still lists the mapping; only the nft rules are gone
     expect(home.world.routerRuleset()).not.toMatch(/dnat/);
-    await eventually(() => (/dnat ip to 192\.168\.1\.10:8443/.test(home.world.routerRuleset()) ? true : undefined), 15_000, 'the mapping made again');
+    await eventually('the mapping made again', 15_000, () => (/dnat ip to 192\.168\.1\.10:8443/.test(home.world.routerRuleset()) ? true : undefined));
     // made again by the periodic check or by the outside probe, whichever saw it first
-    await eventually(() => (/"recreated":2/.test(service!.output()) ? true : undefined), 5_000, 'recreated counter');
+    await eventually('recreated counter', 5_000, () => (/"recreated":2/.test(service!.output()) ? true : undefined));
   });
 
   it('removes the mapping on a clean stop', async () => {

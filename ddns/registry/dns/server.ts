@@ -26,6 +26,7 @@ import { CLASS_ANY, CLASS_IN, HEADER_LEN, OPCODE_QUERY, parseSimpleQuery, RCODE,
 import { Zone, type LookupResult, type NameserverSpec, type Section } from './zone.ts';
 import { ResponseRateLimiter, rrlKeyOf, slipResponse, type RrlOptions } from './rrl.ts';
 import { badKeyResponse, findTsig, type ParsedTsig } from '../../tsig.ts';
+import { frameTcp, tcpMessageReader } from '../../dns-client.ts';
 
 export type { NameserverSpec } from './zone.ts';
 
@@ -430,27 +431,16 @@ export async function startEmbeddedDns(opts: EmbeddedDnsOptions): Promise<Embedd
     socket.setTimeout(opts.tcpIdleTimeoutMs ?? TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('close', () => tcpConnections.delete(socket));
     socket.on('error', () => socket.destroy());
-    let pending: Buffer = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
-        const len = pending.readUInt16BE(0);
-        if (pending.length < 2 + len) break;
-        const msg = pending.subarray(2, 2 + len);
-        pending = pending.subarray(2 + len);
+    socket.on(
+      'data',
+      tcpMessageReader((msg) => {
+        if (socket.destroyed) return; // dropped below for not reading its answers: the rest of the chunk goes unanswered
         const out = safeHandle(msg, true);
-        if (out) {
-          const framed = Buffer.allocUnsafe(2 + out.length);
-          framed.writeUInt16BE(out.length, 0);
-          out.copy(framed, 2);
-          socket.write(framed);
-          if (socket.writableLength > TCP_MAX_PENDING_WRITE) {
-            socket.destroy();
-            return;
-          }
-        }
-      }
-    });
+        if (!out) return;
+        socket.write(frameTcp(out));
+        if (socket.writableLength > TCP_MAX_PENDING_WRITE) socket.destroy();
+      }),
+    );
   });
   tcpServer.maxConnections = opts.tcpMaxConnections ?? TCP_MAX_CONNECTIONS;
   const tcpHost = opts.tcp?.host ?? opts.udp.host;
