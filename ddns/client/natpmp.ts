@@ -100,7 +100,7 @@ export class NatPmpMapper implements PortMapper {
 
   constructor(private readonly options: NatPmpOptions) {
     this.now = options.now ?? Date.now;
-    this.epoch = new RouterEpoch(this.now);
+    this.epoch = new RouterEpoch(this.now, 'natpmp');
   }
 
   private exchange<T>(payload: Buffer, accept: (m: Buffer) => T | undefined, io: IoOptions): Promise<T> {

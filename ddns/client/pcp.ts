@@ -140,12 +140,12 @@ export class PcpMapper implements PortMapper {
   private readonly now: () => number;
   /** One nonce per mapping: refreshes must repeat it (§11.2). */
   private readonly nonces = new Map<string, Buffer>();
-  /** §8.5: the epoch must grow with time; going back means the router lost its state. */
+  /** §8.5: the epoch must keep pace with our clock (either way); otherwise the router lost its state. */
   private readonly epoch: RouterEpoch;
 
   constructor(private readonly options: PcpOptions) {
     this.now = options.now ?? Date.now;
-    this.epoch = new RouterEpoch(this.now);
+    this.epoch = new RouterEpoch(this.now, 'pcp');
   }
 
   private async request(req: { protocol: number; internalPort: number; externalPort: number; lifetimeS: number; nonce: Buffer }, io: IoOptions): Promise<PcpMapReply> {
@@ -179,7 +179,7 @@ export class PcpMapper implements PortMapper {
     return grantedMapping('pcp', request, { externalPort: reply.externalPort, externalAddress: reply.externalAddress, lifetimeS: reply.lifetimeS, grantedAt: this.now() });
   }
 
-  /** PCP has no lookup either; a reboot shows as the epoch going back (§8.5). */
+  /** PCP has no lookup either; a reboot shows as an epoch out of pace with our clock (§8.5). */
   async check(_mapping: PortMapping, io: IoOptions = {}): Promise<boolean> {
     await this.externalAddress(io);
     return !this.epoch.takeRebootSeen();
