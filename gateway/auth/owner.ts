@@ -114,6 +114,30 @@ function randomId(): string {
 }
 
 /** Constant-time comparison of two strings of possibly different lengths. */
+/** Crockford's base32: no I, L, O or U, so a code copied by hand has nothing to mistake. */
+const SETUP_CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * A one-time setup code a person copies by hand from DATA/gateway/setup-code into the setup page:
+ * 12 Crockford base32 symbols (60 random bits) in groups of four, e.g. `K7QM-3XZ9-TP4R`. Guessing is
+ * bounded by the login throttle (5 tries per source per 15 min, 50 in all).
+ */
+export function newSetupCode(): string {
+  const bytes = randomBytes(12);
+  let code = '';
+  for (let i = 0; i < 12; i++) code += (i > 0 && i % 4 === 0 ? '-' : '') + SETUP_CODE_ALPHABET[bytes[i]! & 31];
+  return code;
+}
+
+/**
+ * A setup code as typed, read the way Crockford's base32 reads: case, spaces and dashes do not
+ * count, O is 0, I and L are 1. Both the typed and the stored code go through it (a code written by
+ * an older version, base64url, still matches when typed exactly).
+ */
+export function normalizeSetupCode(text: string): string {
+  return text.toUpperCase().replace(/[\s-]+/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+}
+
 export function safeEqual(a: string, b: string): boolean {
   const ab = Buffer.from(a);
   const bb = Buffer.from(b);

@@ -7,7 +7,7 @@
  * The plugin decorates the instance with `nodegateOwnerAuth` (the {@link OwnerAuth}) so that the
  * gateway's dashboard proxy can call `isOwnerRequest(req.raw)`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile, unlink } from 'node:fs/promises';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { IncomingMessage } from 'node:http';
 import { NodegateError, isNodegateError, type ErrorCode } from '../../core/errors.ts';
 import { readFileIfExists, writeFileAtomic } from '../../core/atomic-file.ts';
-import { OwnerAuth, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH, parseCookies, safeEqual, type OwnerSession } from '../auth/owner.ts';
+import { OwnerAuth, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH, newSetupCode, normalizeSetupCode, parseCookies, safeEqual, type OwnerSession } from '../auth/owner.ts';
 import { lndconnectUri, qrSvg } from '../pairing.ts';
 import { LANG_COOKIE, isLang, pickLanguage, t, type Lang, type MessageKey } from './i18n.ts';
 import {
@@ -154,7 +154,7 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
   if (!auth.hasPassword()) {
     setupCode = (await readFileIfExists(setupCodePath))?.toString('utf8').trim() || undefined;
     if (!setupCode) {
-      setupCode = randomBytes(9).toString('base64url');
+      setupCode = newSetupCode();
       await writeFileAtomic(setupCodePath, setupCode + '\n', { mode: 0o600 });
     }
     fastify.log.warn({ setupCodePath }, `no owner password yet: open ${prefix}/setup from the home network and enter the code in ${setupCodePath}`);
@@ -461,7 +461,7 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
           }
           throw err;
         }
-        if (!safeEqual(form.code ?? '', setupCode ?? '')) {
+        if (setupCode === undefined || !safeEqual(normalizeSetupCode(form.code ?? ''), normalizeSetupCode(setupCode))) {
           auth.recordFailure(req.ip);
           return fail(403, 'NG_GW_LOGIN_FAILED', 'setup.badCode');
         }

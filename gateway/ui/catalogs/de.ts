@@ -112,7 +112,7 @@ export const de: Messages = {
   'noscript.ownerLink': 'Besitzer-Seiten öffnen',
 
   'setup.title': 'Besitzer-Passwort festlegen',
-  'setup.intro': 'Dieser Knoten hat noch kein Besitzer-Passwort. Geben Sie den Einrichtungscode ein, den der Knoten in sein Protokoll geschrieben hat (auch in der Datei DATA/gateway/setup-code), und wählen Sie dann ein Passwort.',
+  'setup.intro': 'Dieser Knoten hat noch kein Besitzer-Passwort. Geben Sie den Einrichtungscode aus der Datei DATA/gateway/setup-code auf dem Knoten ein (das Protokoll des Knotens nennt sie) und wählen Sie dann ein Passwort.',
   'setup.code': 'Einrichtungscode',
   'setup.password': 'Neues Besitzer-Passwort (mindestens {min} Zeichen)',
   'setup.confirm': 'Dasselbe Passwort noch einmal',

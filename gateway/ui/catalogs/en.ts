@@ -113,7 +113,7 @@ export const en = {
   'noscript.ownerLink': 'open the owner pages',
 
   'setup.title': 'Set the owner password',
-  'setup.intro': 'This node has no owner password yet. Enter the setup code that the node printed in its log (also in the file DATA/gateway/setup-code), then choose a password.',
+  'setup.intro': "This node has no owner password yet. Enter the setup code from the file DATA/gateway/setup-code on the node (the node's log says where it is), then choose a password.",
   'setup.code': 'Setup code',
   'setup.password': 'New owner password (at least {min} characters)',
   'setup.confirm': 'The same password again',

@@ -112,7 +112,7 @@ export const es: Messages = {
   'noscript.ownerLink': 'abrir las páginas del propietario',
 
   'setup.title': 'Elegir la contraseña del propietario',
-  'setup.intro': 'Este nodo aún no tiene contraseña de propietario. Escriba el código de configuración que el nodo mostró en su registro (también está en el archivo DATA/gateway/setup-code) y elija una contraseña.',
+  'setup.intro': 'Este nodo aún no tiene contraseña de propietario. Escriba el código de configuración del archivo DATA/gateway/setup-code del nodo (el registro del nodo indica dónde está) y elija una contraseña.',
   'setup.code': 'Código de configuración',
   'setup.password': 'Nueva contraseña del propietario (al menos {min} caracteres)',
   'setup.confirm': 'La misma contraseña otra vez',

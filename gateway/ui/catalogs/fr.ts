@@ -112,7 +112,7 @@ export const fr: Messages = {
   'noscript.ownerLink': 'ouvrir les pages du propriétaire',
 
   'setup.title': 'Définir le mot de passe du propriétaire',
-  'setup.intro': 'Ce nœud n’a pas encore de mot de passe de propriétaire. Saisissez le code d’installation que le nœud a écrit dans son journal (aussi dans le fichier DATA/gateway/setup-code), puis choisissez un mot de passe.',
+  'setup.intro': 'Ce nœud n’a pas encore de mot de passe de propriétaire. Saisissez le code d’installation du fichier DATA/gateway/setup-code du nœud (le journal du nœud indique où il se trouve), puis choisissez un mot de passe.',
   'setup.code': 'Code d’installation',
   'setup.password': 'Nouveau mot de passe du propriétaire (au moins {min} caractères)',
   'setup.confirm': 'Le même mot de passe à nouveau',

@@ -112,7 +112,7 @@ export const ptBR: Messages = {
   'noscript.ownerLink': 'abrir as páginas do dono',
 
   'setup.title': 'Definir a senha do dono',
-  'setup.intro': 'Este nó ainda não tem senha do dono. Digite o código de configuração que o nó mostrou no log (também no arquivo DATA/gateway/setup-code) e escolha uma senha.',
+  'setup.intro': 'Este nó ainda não tem senha do dono. Digite o código de configuração do arquivo DATA/gateway/setup-code do nó (o log do nó indica onde ele está) e escolha uma senha.',
   'setup.code': 'Código de configuração',
   'setup.password': 'Nova senha do dono (pelo menos {min} caracteres)',
   'setup.confirm': 'A mesma senha de novo',

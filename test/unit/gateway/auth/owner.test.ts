@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { OwnerAuth, OWNER_AUTH_DEFAULTS, SCRYPT_PARAMS, parseCookies, sourceKey, ownerFilePath } from '../../../../gateway/auth/owner.ts';
+import { OwnerAuth, OWNER_AUTH_DEFAULTS, SCRYPT_PARAMS, newSetupCode, normalizeSetupCode, parseCookies, sourceKey, ownerFilePath } from '../../../../gateway/auth/owner.ts';
 import { NodegateError } from '../../../../core/errors.ts';
 
 const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
@@ -78,6 +78,23 @@ describe('OwnerAuth password (scrypt)', () => {
     await mkdir(join(dir, 'gateway'), { recursive: true });
     await writeFile(ownerFilePath(dir), '{"version":1,"kdf":"md5"}');
     expect(await codeOf(OwnerAuth.open({ dataDir: dir }))).toMatchObject({ code: 'NG_FILE_CORRUPT' });
+  });
+});
+
+describe('setup code', () => {
+  it('is 12 Crockford base32 symbols in groups of four, every symbol used, no two codes alike', () => {
+    const codes = Array.from({ length: 2000 }, () => newSetupCode());
+    for (const c of codes) expect(c).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/);
+    expect(new Set(codes).size).toBe(2000);
+    expect(new Set(codes.join('').replace(/-/g, '')).size).toBe(32);
+  });
+
+  it('reads what a person types: case, spaces and dashes do not count, O is 0, I and L are 1; another symbol is another code', () => {
+    expect(normalizeSetupCode('k7qm 3xz9-tp4r')).toBe('K7QM3XZ9TP4R');
+    expect(normalizeSetupCode(' 0O1IL-l ')).toBe('001111');
+    expect(normalizeSetupCode('K7QM-3XZ9-TP4R')).not.toBe(normalizeSetupCode('K7QM-3XZ9-TP4S'));
+    // a base64url code from an older version, typed exactly, still matches itself
+    expect(normalizeSetupCode('aZ-_9x')).toBe(normalizeSetupCode('aZ-_9x'));
   });
 });
 
