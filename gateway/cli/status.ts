@@ -47,11 +47,12 @@ export async function gatewayStatus(dataDir: string, now: () => number = Date.no
   try {
     const upstream = new LndUpstream({ restUrl: config.lnd.restUrl, lndDir: config.lnd.lndDir, network: config.lnd.network, connectTimeoutMs: 3000, headersTimeoutMs: 5000 });
     try {
-      const state = await upstream.walletState();
+      const { state, problem } = await upstream.walletStateDetail();
       const info = state === 'unlocked' ? await upstream.getInfo() : undefined;
       lnd = {
         ...lnd,
         state,
+        ...(problem ? { problem } : {}),
         ...(typeof info?.alias === 'string' ? { alias: info.alias } : {}),
         ...(typeof info?.block_height === 'number' ? { blockHeight: info.block_height } : {}),
         ...(typeof info?.synced_to_chain === 'boolean' ? { synced: info.synced_to_chain } : {}),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
-import { NodegateError } from '../../core/errors.ts';
+import { NodegateError, isNodegateError, messageOf } from '../../core/errors.ts';
 import type { Scope } from '../auth/tokens.ts';
 import type { LndNetwork } from '../config.ts';
 import { gatewayError } from './reply.ts';
@@ -173,26 +173,32 @@ export class LndUpstream {
 
   /** Wallet state from /v1/state (needs no macaroon). */
   async walletState(options: { signal?: AbortSignal } = {}): Promise<LndWalletState> {
+    return (await this.walletStateDetail(options)).state;
+  }
+
+  /** {@link walletState} with, when LND is unreachable, why (for `nodegate status` and support). */
+  async walletStateDetail(options: { signal?: AbortSignal } = {}): Promise<{ state: LndWalletState; problem?: string }> {
+    let body: { status: number; json: unknown };
     try {
-      const body = await this.#ownerCall('GET', '/v1/state', undefined, options.signal);
-      const state = (body.json as { state?: unknown } | undefined)?.state;
-      if (body.status !== 200) return 'unreachable';
-      switch (state) {
-        case 'LOCKED':
-          return 'locked';
-        case 'NON_EXISTING':
-          return 'no-wallet';
-        case 'UNLOCKED':
-        case 'WAITING_TO_START':
-          return 'starting';
-        case 'RPC_ACTIVE':
-        case 'SERVER_ACTIVE':
-          return 'unlocked';
-        default:
-          return 'unreachable';
-      }
-    } catch {
-      return 'unreachable';
+      body = await this.#ownerCall('GET', '/v1/state', undefined, options.signal);
+    } catch (err) {
+      return { state: 'unreachable', problem: isNodegateError(err) ? `${err.message} [${err.code}]` : messageOf(err) };
+    }
+    if (body.status !== 200) return { state: 'unreachable', problem: `LND answered /v1/state with HTTP ${body.status}.` };
+    const state = (body.json as { state?: unknown } | undefined)?.state;
+    switch (state) {
+      case 'LOCKED':
+        return { state: 'locked' };
+      case 'NON_EXISTING':
+        return { state: 'no-wallet' };
+      case 'UNLOCKED':
+      case 'WAITING_TO_START':
+        return { state: 'starting' };
+      case 'RPC_ACTIVE':
+      case 'SERVER_ACTIVE':
+        return { state: 'unlocked' };
+      default:
+        return { state: 'unreachable', problem: `LND reported an unknown wallet state ${JSON.stringify(state)}.` };
     }
   }
 

@@ -103,8 +103,12 @@ describe('nodegate status --json', () => {
     await mkdir(join(dataDir, 'tor'), { recursive: true });
     await writeFile(join(dataDir, 'tor', 'onion-key.json'), '{"version":1');
     const { stdout } = await run(process.execPath, [BIN, 'status', '--data', dataDir, '--json'], { timeout: 20_000 });
-    const report = JSON.parse(stdout) as { tor: { problem?: string }; names: string[] };
+    const report = JSON.parse(stdout) as { tor: { problem?: string }; names: string[]; lnd: { state: string; problem?: string } };
     expect(report.names).toEqual(['abc.node.test']);
+    // nothing at the LND address either: the state says unreachable, the problem says why
+    expect(report.lnd.state).toBe('unreachable');
+    expect(report.lnd.problem).toMatch(/\[NG_GW_[A-Z_]+\]$/);
+    console.log(`status, LND not there: ${report.lnd.problem}`);
     expect(report.tor.problem).toMatch(/damaged.*Restore the file from a backup/);
   });
 });
