@@ -25,7 +25,7 @@ export interface GatewayStatusReport {
   lnd: { restUrl: string; network: string; state: string; alias?: string; blockHeight?: number; synced?: boolean; problem?: string };
   tokens: { active: number; revoked: number; expired: number };
   /** False until the owner sets a password (`nodegate init --password-file`, or the setup page). */
-  owner: { password: boolean };
+  owner: { password: boolean; problem?: string };
   /** `onion` once the service was ever published (its key exists); `problem` when a file is damaged. */
   tor: { enabled: boolean; torOnly: boolean; onion?: string; clients: number; problem?: string };
   /** What the running daemon last saved (DATA/reach/state.json); null before it ever ran. */
@@ -85,7 +85,10 @@ export async function gatewayStatus(dataDir: string, now: () => number = Date.no
       revoked: list.filter((x) => x.revokedAt).length,
       expired: list.filter((x) => !x.revokedAt && Date.parse(x.expiresAt) <= t).length,
     },
-    owner: { password: (await OwnerAuth.open({ dataDir })).hasPassword() },
+    owner: await OwnerAuth.open({ dataDir }).then(
+      (auth) => ({ password: auth.hasPassword() }),
+      (err: unknown) => ({ password: false, problem: messageOf(err) }), // a damaged owner.json: say so, report the rest
+    ),
     tor: torReport,
     addresses: reach && {
       updatedAt: reach.updatedAt,
@@ -113,7 +116,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   io.stdout.write(`LND:          ${report.lnd.state}${report.lnd.alias ? ` (${report.lnd.alias}, block ${report.lnd.blockHeight ?? '?'})` : ''}${report.lnd.problem ? ` — ${report.lnd.problem}` : ''}\n`);
   io.stdout.write(`tokens:       ${report.tokens.active} active, ${report.tokens.revoked} revoked, ${report.tokens.expired} expired\n`);
   io.stdout.write(
-    `owner:        ${report.owner.password ? 'password set' : `no password yet: open https://${report.names[0] ?? '<this node>'}/_nodegate/setup from home with the code in ${dataDir}/gateway/setup-code`}\n`,
+    `owner:        ${report.owner.problem ?? (report.owner.password ? 'password set' : `no password yet: open https://${report.names[0] ?? '<this node>'}/_nodegate/setup from home with the code in ${dataDir}/gateway/setup-code`)}\n`,
   );
   const tr = report.tor;
   const torLine = tr.enabled ? `on${tr.torOnly ? ' (Tor only)' : ''}, ${tr.onion ?? 'no onion address yet (published when nodegate start runs)'}${tr.clients > 0 ? `, ${tr.clients} authorised client(s)` : ''}` : 'off';

@@ -95,16 +95,19 @@ describe('nodegate status --json', () => {
     expect(text).toContain('owner:        password set');
   });
 
-  it('a damaged onion key is reported in the tor section; the rest of the status still prints', async () => {
+  it('a damaged onion key or owner file is reported in its section; the rest of the status still prints', async () => {
     const dir = await tempDir('ng-status-');
     cleanups.push(() => dir.remove());
     const dataDir = join(dir.path, 'data');
     await writeDefaultGatewayConfig(dataDir, { https: '127.0.0.1:0', serverNames: ['abc.node.test'], lndRestUrl: 'https://127.0.0.1:1', lndDir: join(dir.path, 'lnd') });
     await mkdir(join(dataDir, 'tor'), { recursive: true });
     await writeFile(join(dataDir, 'tor', 'onion-key.json'), '{"version":1');
+    await mkdir(join(dataDir, 'gateway'), { recursive: true });
+    await writeFile(join(dataDir, 'gateway', 'owner.json'), 'not json');
     const { stdout } = await run(process.execPath, [BIN, 'status', '--data', dataDir, '--json'], { timeout: 20_000 });
-    const report = JSON.parse(stdout) as { tor: { problem?: string }; names: string[]; lnd: { state: string; problem?: string } };
+    const report = JSON.parse(stdout) as { tor: { problem?: string }; owner: { password: boolean; problem?: string }; names: string[]; lnd: { state: string; problem?: string } };
     expect(report.names).toEqual(['abc.node.test']);
+    expect(report.owner).toEqual({ password: false, problem: expect.stringMatching(/owner\.json is not a valid owner password file/) });
     // nothing at the LND address either: the state says unreachable, the problem says why
     expect(report.lnd.state).toBe('unreachable');
     expect(report.lnd.problem).toMatch(/\[NG_GW_[A-Z_]+\]$/);
