@@ -1,8 +1,8 @@
 /**
  * `nodegate status --data DIR [--json]`: names, certificate, LND wallet state, tokens, the owner
  * password, the onion service and the addresses the running daemon last saw and published. Reads
- * files only (and asks LND its state): it never creates a key, starts tor or probes the router;
- * `nodegate doctor` checks reachability now.
+ * the node's files and asks LND its state; it never starts tor, makes an onion key or probes the
+ * router (`nodegate doctor` checks reachability now).
  */
 import { parseCommandArgs, resolveDataDir, writeJson, type Command, type CommandIO } from '../../core/cli.ts';
 import { loadGatewayConfig } from '../config.ts';
@@ -94,7 +94,8 @@ export async function gatewayStatus(dataDir: string, now: () => number = Date.no
       updatedAt: reach.updatedAt,
       ...reach.addresses,
       published: reach.published,
-      mapping: { status: reach.mapping.status, method: reach.mapping.method, externalPort: reach.mapping.mapping?.externalPort ?? null },
+      // a file from an older version may lack a part: report what is there
+      mapping: { status: reach.mapping?.status ?? 'off', method: reach.mapping?.method ?? null, externalPort: reach.mapping?.mapping?.externalPort ?? null },
       verdict: reach.lastVerdict,
       registryError: reach.registryError,
     },
