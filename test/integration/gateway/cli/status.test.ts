@@ -20,14 +20,20 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
+/** A configured node (name abc.node.test) and a running LND simulator, both removed after the file. */
+async function nodeWithLnd() {
+  const dir = await tempDir('ng-status-');
+  cleanups.push(() => dir.remove());
+  const lnd = await startLndSim({ dir: join(dir.path, 'lnd') });
+  cleanups.push(() => lnd.stop());
+  const dataDir = join(dir.path, 'data');
+  await writeDefaultGatewayConfig(dataDir, { https: '127.0.0.1:0', serverNames: ['abc.node.test'], lndRestUrl: lnd.url, lndDir: lnd.dir });
+  return { dataDir, lnd };
+}
+
 describe('nodegate status --json', () => {
   it('prints one object: names, listeners, certificate, LND state, token counts', async () => {
-    const dir = await tempDir('ng-status-');
-    cleanups.push(() => dir.remove());
-    const lnd = await startLndSim({ dir: join(dir.path, 'lnd') });
-    cleanups.push(() => lnd.stop());
-    const dataDir = join(dir.path, 'data');
-    await writeDefaultGatewayConfig(dataDir, { https: '127.0.0.1:0', serverNames: ['abc.node.test'], lndRestUrl: lnd.url, lndDir: lnd.dir });
+    const { dataDir, lnd } = await nodeWithLnd();
     const tokens = await TokenService.open(dataDir);
     await tokens.create({ scope: 'readonly', name: 'a' });
     const b = await tokens.create({ scope: 'admin', name: 'b' });
@@ -52,12 +58,7 @@ describe('nodegate status --json', () => {
   });
 
   it('with Tor on, an owner password and a state saved by the daemon: the onion, its clients and the addresses', async () => {
-    const dir = await tempDir('ng-status-');
-    cleanups.push(() => dir.remove());
-    const lnd = await startLndSim({ dir: join(dir.path, 'lnd') });
-    cleanups.push(() => lnd.stop());
-    const dataDir = join(dir.path, 'data');
-    await writeDefaultGatewayConfig(dataDir, { https: '127.0.0.1:0', serverNames: ['abc.node.test'], lndRestUrl: lnd.url, lndDir: lnd.dir });
+    const { dataDir } = await nodeWithLnd();
     await saveTorEnabled(join(dataDir, 'config.json'), true);
     const { key } = await loadOrCreateOnionKey(join(dataDir, 'tor'));
     await addClient(join(dataDir, 'tor'), 'phone');
