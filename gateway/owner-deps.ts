@@ -49,7 +49,7 @@ export function makeOwnerDeps(input: OwnerDepsInput): OwnerDeps {
         ...(lanName ? { lanName } : {}),
         ...(cert ? { certificate: { issuer: cert.issuer, notAfter: cert.notAfter.toISOString(), selfSigned: cert.selfSigned } } : {}),
         lnd: {
-          state: state === 'no-wallet' ? 'starting' : state,
+          state,
           ...(typeof info?.alias === 'string' ? { alias: info.alias } : {}),
           ...(typeof info?.block_height === 'number' ? { blockHeight: info.block_height } : {}),
           ...(typeof info?.synced_to_chain === 'boolean' ? { synced: info.synced_to_chain } : {}),

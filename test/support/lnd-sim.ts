@@ -75,6 +75,8 @@ export interface LndSim {
   isLocked(): boolean;
   /** Delay before answering /v1/getinfo, to test upstream timeouts. */
   setGetinfoDelayMs(ms: number): void;
+  /** While on, /v1/state answers NON_EXISTING: LND runs but no wallet was created yet. */
+  setNoWallet(on: boolean): void;
   /** How many times the wallet password was received (right or wrong). */
   unlockAttempts(): number;
   stop(): Promise<void>;
@@ -120,6 +122,7 @@ export async function startLndSim(options: LndSimOptions): Promise<LndSim> {
   const password = options.walletPassword ?? DEFAULT_PASSWORD;
   let locked = !(options.unlocked ?? false);
   let getinfoDelayMs = 0;
+  let noWallet = false;
   let unlockAttempts = 0;
   const alias = options.alias ?? 'nodegate-sim';
   const counts: Record<string, number> = {};
@@ -201,7 +204,7 @@ export async function startLndSim(options: LndSimOptions): Promise<LndSim> {
     total++;
     record(req);
 
-    if (key === 'GET /v1/state') return reply(res, 200, { state: locked ? 'LOCKED' : 'SERVER_ACTIVE' });
+    if (key === 'GET /v1/state') return reply(res, 200, { state: noWallet ? 'NON_EXISTING' : locked ? 'LOCKED' : 'SERVER_ACTIVE' });
     if (key === 'POST /v1/unlockwallet') {
       const body = await readBody(req);
       unlockAttempts++;
@@ -310,6 +313,9 @@ export async function startLndSim(options: LndSimOptions): Promise<LndSim> {
     isLocked: () => locked,
     setGetinfoDelayMs: (ms) => {
       getinfoDelayMs = ms;
+    },
+    setNoWallet: (on) => {
+      noWallet = on;
     },
     unlockAttempts: () => unlockAttempts,
     async stop() {

@@ -46,6 +46,21 @@ describe('remote unlock through the owner page and the gateway', () => {
     expect(logs.includes('not the password')).toBe(false);
   });
 
+  it('LND without a wallet: the owner page says so and how to make one (it had said "starting")', async () => {
+    h.lnd.setNoWallet(true);
+    try {
+      expect((await h.gateway.deps.status()).lnd.state).toBe('no-wallet');
+      const session = await h.ownerSession();
+      const r = await h.client().request({ method: 'GET', path: '/_nodegate/', headers: { host: GW_NAME, cookie: session.cookie, 'accept-language': 'en' } });
+      const page = await r.body.text();
+      expect(r.statusCode).toBe(200);
+      expect(page).toContain('LND has no wallet yet. Create one on the node with: lncli create');
+      expect(page).not.toContain('LND is starting');
+    } finally {
+      h.lnd.setNoWallet(false);
+    }
+  });
+
   it('unlock with LND down is NG_GW_UPSTREAM_UNREACHABLE', async () => {
     await h.lnd.stop();
     await expect(h.gateway.deps.unlockWallet('whatever')).rejects.toMatchObject({ code: 'NG_GW_UPSTREAM_UNREACHABLE' });

@@ -45,7 +45,7 @@ export function ownerDepsOver(current: () => LndBackend, tokens: TokenService, p
         lanName: 'lan.abcd1234.nodegate.test',
         certificate: { issuer: 'nodegate (self-signed)', notAfter: '2036-11-22T00:00:00Z', selfSigned: true },
       };
-      if (state !== 'unlocked') return { ...base, lnd: { state: state === 'no-wallet' ? 'starting' : state } };
+      if (state !== 'unlocked') return { ...base, lnd: { state } };
       const info = (await upstream.getInfo()) ?? {};
       return {
         ...base,
