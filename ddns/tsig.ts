@@ -133,22 +133,7 @@ export function signMessage(message: Buffer, key: TsigKey, opts: SignOptions = {
     otherData: Buffer.alloc(0),
   };
   const mac = computeMac(key, [...macPrefix(opts.requestMac), message, variablesBytes(vars)]);
-  const originalId = message.readUInt16BE(0);
-  const rdataHead = Buffer.alloc(6 + 2 + 2);
-  writeUint48(rdataHead, vars.timeSigned, 0);
-  rdataHead.writeUInt16BE(vars.fudge, 6);
-  rdataHead.writeUInt16BE(mac.length, 8);
-  const rdataTail = Buffer.alloc(6);
-  rdataTail.writeUInt16BE(originalId, 0);
-  rdataTail.writeUInt16BE(vars.error, 2);
-  rdataTail.writeUInt16BE(0, 4);
-  const rdata = Buffer.concat([vars.algorithm, rdataHead, mac, rdataTail]);
-  const rrHead = Buffer.alloc(10);
-  rrHead.writeUInt16BE(TYPE_TSIG, 0);
-  rrHead.writeUInt16BE(CLASS_ANY, 2);
-  rrHead.writeUInt32BE(0, 4);
-  rrHead.writeUInt16BE(rdata.length, 8);
-  const signed = Buffer.concat([message, vars.keyName, rrHead, rdata]);
+  const signed = Buffer.concat([message, tsigRecord({ ...vars, mac, originalId: message.readUInt16BE(0) })]);
   signed.writeUInt16BE(message.readUInt16BE(10) + 1, 10);
   return { message: signed, mac };
 }
@@ -250,24 +235,28 @@ export function badKeyResponse(request: Buffer, tsig: ParsedTsig, questionEnd: n
   header.writeUInt16BE(0, 6);
   header.writeUInt16BE(0, 8);
   header.writeUInt16BE(1, 10);
-  const keyName = canonicalName(tsig.keyName);
-  const algorithm = canonicalName(tsig.algorithm);
-  const rdata = Buffer.alloc(algorithm.length + 16);
-  algorithm.copy(rdata, 0);
-  let p = algorithm.length;
-  writeUint48(rdata, tsig.timeSigned, p);
-  rdata.writeUInt16BE(tsig.fudge, p + 6);
-  rdata.writeUInt16BE(0, p + 8); // MAC size 0: an error answer is never signed
-  rdata.writeUInt16BE(tsig.originalId, p + 10);
-  rdata.writeUInt16BE(TSIG_ERROR.BADKEY, p + 12);
-  rdata.writeUInt16BE(0, p + 14);
-  p += 16;
-  const fixed = Buffer.alloc(10);
-  fixed.writeUInt16BE(TYPE_TSIG, 0);
-  fixed.writeUInt16BE(CLASS_ANY, 2);
-  fixed.writeUInt32BE(0, 4);
-  fixed.writeUInt16BE(rdata.length, 8);
-  return Buffer.concat([header, request.subarray(12, questionEnd), keyName, fixed, rdata]);
+  // MAC size 0: an error answer is never signed
+  const record = tsigRecord({ keyName: canonicalName(tsig.keyName), algorithm: canonicalName(tsig.algorithm), timeSigned: tsig.timeSigned, fudge: tsig.fudge, mac: Buffer.alloc(0), originalId: tsig.originalId, error: TSIG_ERROR.BADKEY });
+  return Buffer.concat([header, request.subarray(12, questionEnd), record]);
+}
+
+/** A TSIG RR on the wire (RFC 8945 §4.2): owner (the key name), type, class ANY, TTL 0, rdata. */
+function tsigRecord(r: { keyName: Buffer; algorithm: Buffer; timeSigned: number; fudge: number; mac: Buffer; originalId: number; error: number }): Buffer {
+  const rdataHead = Buffer.alloc(6 + 2 + 2);
+  writeUint48(rdataHead, r.timeSigned, 0);
+  rdataHead.writeUInt16BE(r.fudge, 6);
+  rdataHead.writeUInt16BE(r.mac.length, 8);
+  const rdataTail = Buffer.alloc(6);
+  rdataTail.writeUInt16BE(r.originalId, 0);
+  rdataTail.writeUInt16BE(r.error, 2);
+  rdataTail.writeUInt16BE(0, 4); // no other data
+  const rdataLength = r.algorithm.length + rdataHead.length + r.mac.length + rdataTail.length;
+  const rrHead = Buffer.alloc(10);
+  rrHead.writeUInt16BE(TYPE_TSIG, 0);
+  rrHead.writeUInt16BE(CLASS_ANY, 2);
+  rrHead.writeUInt32BE(0, 4);
+  rrHead.writeUInt16BE(rdataLength, 8);
+  return Buffer.concat([r.keyName, rrHead, r.algorithm, rdataHead, r.mac, rdataTail]);
 }
 
 function tsigError(code: 'NG_DNS_TSIG_BADSIG' | 'NG_DNS_TSIG_BADKEY' | 'NG_DNS_TSIG_BADTIME' | 'NG_DNS_TSIG_MISSING', who: string, key: TsigKey, why: string): NodegateError {
