@@ -66,7 +66,8 @@ export async function gatewayStatus(dataDir: string, now: () => number = Date.no
   const list = (await TokenService.open(dataDir)).list();
   const t = now();
   const tor = await loadTorService(dataDir);
-  const torReport: GatewayStatusReport['tor'] = { enabled: tor.status().enabled, torOnly: tor.status().torOnly, clients: 0 };
+  const { enabled, torOnly } = tor.status();
+  const torReport: GatewayStatusReport['tor'] = { enabled, torOnly, clients: 0 };
   try {
     const onion = await readOnionAddress(tor.torDir);
     if (onion) torReport.onion = onion;
