@@ -19,7 +19,7 @@ import type { DeviceRecordSet } from '../../ddns/registry/dns-backend.ts';
 import { queryDns, rdataText, type DnsAnswer } from '../../ddns/dns-client.ts';
 import { startEmbeddedDns } from '../../ddns/registry/dns/server.ts';
 import { startKnot } from '../../test/support/knot.ts';
-import { startProcess, tempDir } from '../../test/support/process.ts';
+import { startProcess, tempDir } from '../../sim/process.ts';
 
 const run = promisify(execFile);
 const ZONE = 'dyn.example.net';

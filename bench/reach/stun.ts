@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startStunServer } from '../../ddns/registry/stun.ts';
-import { startProcess } from '../../test/support/process.ts';
+import { startProcess } from '../../sim/process.ts';
 
 /** Requests kept in flight per socket (enough to keep the responder busy, few enough not to drop). */
 const WINDOW = 64;

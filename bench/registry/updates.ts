@@ -24,7 +24,7 @@ import { SqliteStore, type StoredDevice } from '../../ddns/registry/store.ts';
 import { GroupCommitter } from '../../ddns/registry/group-commit.ts';
 import { startEmbeddedDns } from '../../ddns/registry/dns/server.ts';
 import { queryDns } from '../../ddns/dns-client.ts';
-import { tempDir } from '../../test/support/process.ts';
+import { tempDir } from '../../sim/process.ts';
 
 const run = promisify(execFile);
 const ZONE = 'dyn.bench.example';

@@ -1,5 +1,5 @@
 /**
- * Onion start-up benchmark on the private Tor network (test/support/tor-network.ts).
+ * Onion start-up benchmark on the private Tor network (sim/tor-network.ts).
  *
  *   ours:  TorProcess (our torrc, cookie auth, control connection) + OnionService (ADD_ONION with
  *          the stored key) — what `nodegate start` does for Tor.
@@ -17,8 +17,8 @@ import { createServer, type Server } from 'node:http';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startTorNetwork, type TorClient, type TorNetwork } from '../../test/support/tor-network.ts';
-import { startProcess, tempDir } from '../../test/support/process.ts';
+import { startTorNetwork, type TorClient, type TorNetwork } from '../../sim/tor-network.ts';
+import { startProcess, tempDir } from '../../sim/process.ts';
 import { TorProcess } from '../../tor/process.ts';
 import { OnionService } from '../../tor/onion.ts';
 import { socksConnect } from '../../tor/socks.ts';

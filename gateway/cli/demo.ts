@@ -12,10 +12,10 @@ import { type Command, type CommandIO, parseCommandArgs, untilAborted } from '..
 import { NodegateError, isNodegateError, messageOf } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 import { startRegistry } from '../../ddns/registry/main.ts';
-import { startPebble } from '../../test/support/pebble.ts';
-import { startLndSim } from '../../test/support/lnd-sim.ts';
-import { startDashboardApp } from '../../test/support/dashboard-app.ts';
-import { startTorNetwork, type TorNetwork, type TorClient } from '../../test/support/tor-network.ts';
+import { startPebble } from '../../sim/pebble.ts';
+import { startLndSim } from '../../sim/lnd.ts';
+import { startDashboardApp } from '../../sim/dashboard.ts';
+import { startTorNetwork, type TorNetwork, type TorClient } from '../../sim/tor-network.ts';
 import { command as initCommand } from './init.ts';
 import { startNode } from '../node.ts';
 import { lndconnectUri, qrTerminal } from '../pairing.ts';

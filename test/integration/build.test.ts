@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import type { Metafile } from 'esbuild';
 import { buildDist, packagesLoadedBy } from '../../scripts/build.ts';
 import { Client } from 'undici';
-import { freePort, startProcess, tempDir } from '../support/process.ts';
-import { startLndSim } from '../support/lnd-sim.ts';
-import { makeSelfSignedCert } from '../support/test-cert.ts';
+import { freePort, startProcess, tempDir } from '../../sim/process.ts';
+import { startLndSim } from '../../sim/lnd.ts';
+import { makeSelfSignedCert } from '../../sim/self-signed-cert.ts';
 import { writeDefaultGatewayConfig } from '../../gateway/config.ts';
 import { encodePairFile } from '../../certs/store.ts';
 

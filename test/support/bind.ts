@@ -4,7 +4,7 @@
  * with that key. `minimal-responses yes` so answers carry no optional authority/additional data
  * (like Knot and the embedded server). Stopped by its PID.
  */
-import { startProcess } from './process.ts';
+import { startProcess } from '../../sim/process.ts';
 import { startAuthoritative, type AuthoritativeOptions, type AuthoritativeServer } from './dns-server.ts';
 
 /** How long named may take to start and load its zone, ms. */

@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { queryDns } from '../../ddns/dns-client.ts';
 import type { TsigKey } from '../../ddns/tsig.ts';
-import { freePort, stopThenRemove, tempDir, type RunningProcess } from './process.ts';
+import { freePort, stopThenRemove, tempDir, type RunningProcess } from '../../sim/process.ts';
 
 /** Pause between readiness queries. */
 const READY_POLL_MS = 100;

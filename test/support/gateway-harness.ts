@@ -11,10 +11,10 @@ import { parseGatewayConfig, type GatewayConfig } from '../../gateway/config.ts'
 import { startGateway, type RunningGateway, type OwnerPagesSetup } from '../../gateway/main.ts';
 import { OwnerAuth } from '../../gateway/auth/owner.ts';
 import { StaticTlsSource } from '../../gateway/static-tls.ts';
-import { startLndSim, type LndSim } from './lnd-sim.ts';
-import { startDashboardApp, type DashboardApp } from './dashboard-app.ts';
-import { makeSelfSignedCert, type TestCert } from './test-cert.ts';
-import { tempDir } from './process.ts';
+import { startLndSim, type LndSim } from '../../sim/lnd.ts';
+import { startDashboardApp, type DashboardApp } from '../../sim/dashboard.ts';
+import { makeSelfSignedCert, type TestCert } from '../../sim/self-signed-cert.ts';
+import { tempDir } from '../../sim/process.ts';
 
 export const GW_NAME = 'gw.test';
 export const OWNER_PASSWORD = 'owner-password-123';

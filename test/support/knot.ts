@@ -3,7 +3,7 @@
  * directory with its config, zone file and database, one loopback port (UDP and TCP), a TSIG key
  * and an ACL that allows UPDATE with that key. Stopped by its PID.
  */
-import { startProcess } from './process.ts';
+import { startProcess } from '../../sim/process.ts';
 import { startAuthoritative, type AuthoritativeOptions, type AuthoritativeServer } from './dns-server.ts';
 
 /** How long knotd may take to start and load its zone, ms (10k records load in well under a second). */

@@ -3,7 +3,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startProcess, type RunningProcess } from './process.ts';
+import { startProcess, type RunningProcess } from '../../sim/process.ts';
 
 const run = promisify(execFile);
 

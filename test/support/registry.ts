@@ -5,7 +5,7 @@ import { startRegistry, type RunningRegistry, type StartRegistryOptions } from '
 import { generateIdentity, type DeviceIdentity } from '../../ddns/client/identity.ts';
 import { RegistryClient } from '../../ddns/client/registry-client.ts';
 import type { RegisterResponse } from '../../ddns/protocol.ts';
-import { tempDir } from './process.ts';
+import { tempDir } from '../../sim/process.ts';
 
 export const TEST_ZONE = 'dyn.test.example';
 

@@ -6,13 +6,13 @@
  */
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
-import { startTorNetwork } from './tor-network.ts';
+import { startTorNetwork } from '../../sim/tor-network.ts';
 import { startHarness } from './gateway-harness.ts';
 import { socksConnect } from '../../tor/socks.ts';
 import { TorService } from '../../tor/service.ts';
 import { parseConfig } from '../../core/config.ts';
 import { TorConfigSchema } from '../../tor/config.ts';
-import { tempDir } from './process.ts';
+import { tempDir } from '../../sim/process.ts';
 
 const PUBLISH_TIMEOUT_MS = 90_000;
 const ATTEMPTS = 4;

@@ -1,12 +1,12 @@
 /**
  * The node's own services in the end-to-end world, run inside the node namespace:
  *   ip netns exec <node> node bin/run-ts.js test/world/e2e-lnd-runner.ts LND_DIR WALLET_PASSWORD ALIAS
- * The LND REST simulator (test/support/lnd-sim.ts; locked, like LND after a power cut) on
- * 127.0.0.1:8080 and the dashboard (test/support/dashboard-app.ts) on 127.0.0.1:3000. Prints one
+ * The LND REST simulator (sim/lnd.ts; locked, like LND after a power cut) on
+ * 127.0.0.1:8080 and the dashboard (sim/dashboard.ts) on 127.0.0.1:3000. Prints one
  * line `ready {"lndUrl":…,"lndDir":…,"dashboardUrl":…}`; SIGTERM stops both.
  */
-import { startLndSim } from '../support/lnd-sim.ts';
-import { startDashboardApp } from '../support/dashboard-app.ts';
+import { startLndSim } from '../../sim/lnd.ts';
+import { startDashboardApp } from '../../sim/dashboard.ts';
 
 export const E2E_LND_PORT = 8080;
 export const E2E_DASHBOARD_PORT = 3000;

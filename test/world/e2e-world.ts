@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunningProcess } from '../support/process.ts';
+import type { RunningProcess } from '../../sim/process.ts';
 import { createNamespaces } from './namespaces.ts';
 import { MINIUPNPD_BIN, renumberWan, routerRules, startMiniupnpd } from './netns.ts';
 

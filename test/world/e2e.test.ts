@@ -30,7 +30,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { t } from '../../gateway/ui/i18n.ts';
 import { loadOrCreateOnionKey } from '../../tor/onion.ts';
-import type { RunningProcess } from '../support/process.ts';
+import type { RunningProcess } from '../../sim/process.ts';
 import { createE2eWorld, ISP_ADDRESS, NODE_ADDRESS, type E2eWorld } from './e2e-world.ts';
 import { screenshotDir } from '../support/screenshots.ts';
 import { eventually } from '../support/eventually.ts';

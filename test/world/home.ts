@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createWorld, ISP_ADDRESS, type World, type WorldKind } from './netns.ts';
-import type { RunningProcess } from '../support/process.ts';
+import type { RunningProcess } from '../../sim/process.ts';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const NODE_PORT = 8443;

@@ -4,7 +4,7 @@
  * namespace. Needs root.
  */
 import { execFileSync } from 'node:child_process';
-import { startProcess, type RunningProcess } from '../support/process.ts';
+import { startProcess, type RunningProcess } from '../../sim/process.ts';
 
 /** Runs a command and returns stdout; throws with its stderr (and stdout) on failure. */
 export function runCommand(command: string, args: string[], timeoutMs = 10_000, env?: NodeJS.ProcessEnv): string {

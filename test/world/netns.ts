@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { RunningProcess } from '../support/process.ts';
+import type { RunningProcess } from '../../sim/process.ts';
 import { createNamespaces, type Namespaces } from './namespaces.ts';
 
 /** The patched miniupnpd built by scripts/setup.d/miniupnpd.sh. */

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHome, type Home } from './home.ts';
 import { eventually } from '../support/eventually.ts';
-import type { RunningProcess } from '../support/process.ts';
+import type { RunningProcess } from '../../sim/process.ts';
 
 describe('router with NAT-PMP/PCP only', () => {
   let home: Home;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHome, NODE_PORT, type Home } from './home.ts';
 import { eventually } from '../support/eventually.ts';
-import type { RunningProcess } from '../support/process.ts';
+import type { RunningProcess } from '../../sim/process.ts';
 
 describe('single NAT with UPnP', () => {
   let home: Home;

@@ -1,8 +1,8 @@
 // pebble's default: 5% of good nonces rejected as badNonce (RFC 8555 §6.5). Issuance must retry and
 // succeed every time.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startPebble, type Pebble } from '../../support/pebble.ts';
-import { tempDir } from '../../support/process.ts';
+import { startPebble, type Pebble } from '../../../sim/pebble.ts';
+import { tempDir } from '../../../sim/process.ts';
 import { startKnotZone, type KnotZone } from './knot-zone.ts';
 import { parseConfig } from '../../../core/config.ts';
 import { createLogger } from '../../../core/log.ts';

@@ -1,8 +1,8 @@
 // External Account Binding (RFC 8555 §7.3.4), as ZeroSSL requires: pebble with EAB required.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { startPebble, type Pebble } from '../../support/pebble.ts';
-import { tempDir } from '../../support/process.ts';
+import { startPebble, type Pebble } from '../../../sim/pebble.ts';
+import { tempDir } from '../../../sim/process.ts';
 import { startKnotZone, type KnotZone } from './knot-zone.ts';
 import { parseConfig } from '../../../core/config.ts';
 import { createLogger } from '../../../core/log.ts';

@@ -2,8 +2,8 @@
 // their lifetime, and a new certificate is served each time without anyone calling renew().
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPebble, type Pebble } from '../../support/pebble.ts';
-import { tempDir } from '../../support/process.ts';
+import { startPebble, type Pebble } from '../../../sim/pebble.ts';
+import { tempDir } from '../../../sim/process.ts';
 import { startKnotZone, type KnotZone } from './knot-zone.ts';
 import { parseConfig } from '../../../core/config.ts';
 import { createLogger } from '../../../core/log.ts';

@@ -3,7 +3,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { startHarness, rawExchange, parseRaw, GW_NAME, type Harness } from '../../support/gateway-harness.ts';
-import { makeSelfSignedCert } from '../../support/test-cert.ts';
+import { makeSelfSignedCert } from '../../../sim/self-signed-cert.ts';
 import { HttpsListener } from '../../../gateway/listener.ts';
 import { createLogger } from '../../../core/log.ts';
 

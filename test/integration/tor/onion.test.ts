@@ -1,5 +1,5 @@
 /**
- * The onion service on a private Tor network (test/support/tor-network.ts): one network shared by
+ * The onion service on a private Tor network (sim/tor-network.ts): one network shared by
  * every test in this file. The node runs its own tor (TorProcess with the network's torrc lines);
  * separate client tors fetch through their SOCKS ports.
  */
@@ -8,8 +8,8 @@ import { createServer, type Server } from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { startTorNetwork, type TorClient, type TorNetwork } from '../../support/tor-network.ts';
-import { tempDir } from '../../support/process.ts';
+import { startTorNetwork, type TorClient, type TorNetwork } from '../../../sim/tor-network.ts';
+import { tempDir } from '../../../sim/process.ts';
 import { TorAttachment, TorProcess } from '../../../tor/process.ts';
 import { OnionService } from '../../../tor/onion.ts';
 import { socksConnect } from '../../../tor/socks.ts';

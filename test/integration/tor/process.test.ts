@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MAX_RESTARTS, TorAttachment, TorProcess } from '../../../tor/process.ts';
 import { TorControl } from '../../../tor/control.ts';
-import { freePort, startProcess, tempDir, type RunningProcess } from '../../support/process.ts';
+import { freePort, startProcess, tempDir, type RunningProcess } from '../../../sim/process.ts';
 import { isNodegateError } from '../../../core/errors.ts';
 
 const OFFLINE = [

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { TorService, loadTorService, onionPortsFromListeners } from '../../../tor/service.ts';
 import { torConfigFromFlags } from '../../../tor/config.ts';
 import { ONION_KEY_FILE } from '../../../tor/onion.ts';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 
 const OFFLINE = ['TestingTorNetwork 1', 'UseDefaultFallbackDirs 0', `DirAuthority nowhere orport=1 no-v2 v3ident=${'0'.repeat(40)} 127.0.0.1:1 ${'F'.repeat(40)}`];
 const PORTS = [{ virtualPort: 443, target: '127.0.0.1:8443' }];

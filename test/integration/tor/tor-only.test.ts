@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startProcess } from '../../support/process.ts';
+import { startProcess } from '../../../sim/process.ts';
 
 const run = promisify(execFile);
 const NS = `ngt-${randomBytes(3).toString('hex')}`;

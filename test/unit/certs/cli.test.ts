@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { command, saveAcmeSection, loadAcmeConfig, certificateNames } from '../../../certs/cli.ts';
 import { DEFAULT_DIRECTORY_URL, DEFAULT_RENEW_FRACTION_LEFT } from '../../../certs/config.ts';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 
 function io(env: NodeJS.ProcessEnv = {}) {
   return { stdout: new PassThrough(), stderr: new PassThrough(), env, signal: new AbortController().signal };

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock, LOCK_STALE_MS } from '../../../certs/lock.ts';
-import { startProcess, tempDir } from '../../support/process.ts';
+import { startProcess, tempDir } from '../../../sim/process.ts';
 
 describe('renewal lock', () => {
   it('refuses a second holder with NG_LOCKED naming the PID of another process, and is taken over once that process is killed', async () => {

@@ -13,7 +13,7 @@ import { FileCertStore } from '../../../certs/store.ts';
 import { createSelfSigned } from '../../../certs/selfsigned.ts';
 import { certStatus } from '../../../certs/cli.ts';
 import type { Dns01Solver } from '../../../certs/solver.ts';
-import { freePort, tempDir } from '../../support/process.ts';
+import { freePort, tempDir } from '../../../sim/process.ts';
 
 const NAMES = ['abc.example.test', '*.abc.example.test'];
 const noSolver: Dns01Solver = { kind: 'none', present: () => Promise.resolve(), cleanup: () => Promise.resolve() };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileCertStore } from '../../../certs/store.ts';
 import { createSelfSigned } from '../../../certs/selfsigned.ts';
-import { startProcess, tempDir } from '../../support/process.ts';
+import { startProcess, tempDir } from '../../../sim/process.ts';
 
 const KILLS = 20;
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FileCertStore, encodePairFile } from '../../../certs/store.ts';
 import { createSelfSigned } from '../../../certs/selfsigned.ts';
 import type { CertPair } from '../../../certs/cert-info.ts';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 
 let a: CertPair;
 let b: CertPair;

@@ -3,7 +3,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic, removeStaleTemporaries, readFileIfExists } from '../../../core/atomic-file.ts';
 import { isNodegateError } from '../../../core/errors.ts';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 
 const dirs: Array<{ remove(): Promise<void> }> = [];
 afterEach(async () => {

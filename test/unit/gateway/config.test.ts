@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseGatewayConfig, writeDefaultGatewayConfig, loadGatewayConfig } from '../../../gateway/config.ts';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 import { loadNodeConfig, startNode } from '../../../gateway/node.ts';
 import { createLogger } from '../../../core/log.ts';
 import { isNodegateError } from '../../../core/errors.ts';

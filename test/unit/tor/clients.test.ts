@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { CLIENTS_FILE, addClient, listClients, removeClient } from '../../../tor/clients.ts';
 import { command } from '../../../tor/cli.ts';
 import { clientAuthPublicFromPrivate, isOnionAddress } from '../../../tor/keys.ts';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 
 const dirs: Array<{ remove(): Promise<void> }> = [];
 afterEach(async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ONION_KEY_FILE, loadOrCreateOnionKey, readOnionAddress } from '../../../tor/onion.ts';
-import { tempDir } from '../../support/process.ts';
+import { tempDir } from '../../../sim/process.ts';
 
 const dirs: Array<{ remove(): Promise<void> }> = [];
 afterEach(async () => {

@@ -13,7 +13,7 @@ import { RegistryClient } from '../../../../ddns/client/registry-client.ts';
 import { clientForRegisteredDevice } from '../../../../ddns/client/enroll.ts';
 import { startKnot, type KnotServer } from '../../../support/knot.ts';
 import { startBind } from '../../../support/bind.ts';
-import { tempDir } from '../../../support/process.ts';
+import { tempDir } from '../../../../sim/process.ts';
 import { dig, runNodegate, startRegistryProcess } from '../../../support/registry-process.ts';
 import { startTestRegistry, TEST_ZONE, type TestRegistry } from '../../../support/registry.ts';
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clientForRegisteredDevice } from '../../../../ddns/client/enroll.ts';
-import { tempDir, startProcess } from '../../../support/process.ts';
+import { tempDir, startProcess } from '../../../../sim/process.ts';
 import { dig, runNodegate, startRegistryProcess, type RegistryProcess } from '../../../support/registry-process.ts';
 
 const ZONE = 'dyn.cli.example';

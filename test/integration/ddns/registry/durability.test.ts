@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { generateIdentity } from '../../../../ddns/client/identity.ts';
 import { RegistryClient } from '../../../../ddns/client/registry-client.ts';
 import { REGISTRY_DB_FILE } from '../../../../ddns/registry/main.ts';
-import { tempDir } from '../../../support/process.ts';
+import { tempDir } from '../../../../sim/process.ts';
 import { dig, startRegistryProcess } from '../../../support/registry-process.ts';
 
 const ZONE = 'dyn.durable.example';

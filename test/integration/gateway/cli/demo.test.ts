@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
-import { startProcess, tempDir, type RunningProcess } from '../../../support/process.ts';
+import { startProcess, tempDir, type RunningProcess } from '../../../../sim/process.ts';
 import { queryDns } from '../../../../ddns/dns-client.ts';
 import { socksConnect } from '../../../../tor/socks.ts';
 import { DEMO_PORTS } from '../../../../gateway/cli/demo.ts';

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import WebSocket from 'ws';
 import { startHarness, rawExchange, parseRaw, GW_NAME, type Harness } from '../../../support/gateway-harness.ts';
-import { HUGE_PAGE_BYTES, LATIN1_PAGE } from '../../../support/dashboard-app.ts';
+import { HUGE_PAGE_BYTES, LATIN1_PAGE } from '../../../../sim/dashboard.ts';
 
 let h: Harness;
 let cookie: string;

@@ -7,8 +7,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHarness, type Harness } from '../../../support/gateway-harness.ts';
-import { startLndSim, type LndSim } from '../../../support/lnd-sim.ts';
-import { freePort, tempDir } from '../../../support/process.ts';
+import { startLndSim, type LndSim } from '../../../../sim/lnd.ts';
+import { freePort, tempDir } from '../../../../sim/process.ts';
 
 let h: Harness | undefined;
 let later: LndSim | undefined;

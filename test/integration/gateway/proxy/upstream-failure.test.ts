@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHarness, GW_NAME, type Harness } from '../../../support/gateway-harness.ts';
-import { makeSelfSignedCert } from '../../../support/test-cert.ts';
+import { makeSelfSignedCert } from '../../../../sim/self-signed-cert.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

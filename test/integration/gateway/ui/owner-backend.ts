@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLndSim, type LndSim } from '../../../support/lnd-sim.ts';
+import { startLndSim, type LndSim } from '../../../../sim/lnd.ts';
 import { LndUpstream } from '../../../../gateway/proxy/lnd-upstream.ts';
 import type { TokenService } from '../../../../gateway/auth/tokens.ts';
 import type { NodeStatus, OwnerDeps, PairingHost } from '../../../../gateway/ui/types.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { clientForRegisteredDevice, registerDevice, REGISTRATION_FILE } from '../../../../ddns/client/enroll.ts';
 import { RegistryClient } from '../../../../ddns/client/registry-client.ts';
 import { generateIdentity } from '../../../../ddns/client/identity.ts';
-import { tempDir } from '../../../support/process.ts';
+import { tempDir } from '../../../../sim/process.ts';
 import { startTestRegistry, TEST_ZONE, type TestRegistry } from '../../../support/registry.ts';
 
 let reg: TestRegistry;

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFile, readdir, stat, utimes, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { base32LowerNoPad, deviceIdFromPublicKey, DEVICE_KEY_FILE, loadIdentity, loadOrCreateIdentity } from '../../../../ddns/client/identity.ts';
-import { tempDir } from '../../../support/process.ts';
+import { tempDir } from '../../../../sim/process.ts';
 
 let dir: { path: string; remove(): Promise<void> };
 beforeEach(async () => {

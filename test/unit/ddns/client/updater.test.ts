@@ -7,7 +7,7 @@ import { generateIdentity } from '../../../../ddns/client/identity.ts';
 import { RegistryClient } from '../../../../ddns/client/registry-client.ts';
 import { AddressUpdater } from '../../../../ddns/client/updater.ts';
 import { queryDns } from '../../../../ddns/dns-client.ts';
-import { tempDir } from '../../../support/process.ts';
+import { tempDir } from '../../../../sim/process.ts';
 
 const ZONE = 'dyn.test.example';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryDns, rdataText } from '../../../../ddns/dns-client.ts';
 import { startRegistry } from '../../../../ddns/registry/main.ts';
-import { tempDir } from '../../../support/process.ts';
+import { tempDir } from '../../../../sim/process.ts';
 import { startTestRegistry, TEST_ZONE, type TestRegistry } from '../../../support/registry.ts';
 
 let reg: TestRegistry;

@@ -6,7 +6,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo, type Socket } from 'node:net';
 import { generateIdentity } from '../../../../ddns/client/identity.ts';
 import { RegistryClient } from '../../../../ddns/client/registry-client.ts';
-import { freePort, tempDir } from '../../../support/process.ts';
+import { freePort, tempDir } from '../../../../sim/process.ts';
 import { probeEndpoint } from '../../../../ddns/registry/probe.ts';
 import { startTestRegistry, TEST_ZONE, type TestRegistry } from '../../../support/registry.ts';
 

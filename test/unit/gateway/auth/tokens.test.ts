@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { TokenService, parseTtl, tokenFromHeaders, newTokenId, DEFAULT_TOKEN_TTL_SECONDS } from '../../../../gateway/auth/tokens.ts';
-import { tempDir } from '../../../support/process.ts';
+import { tempDir } from '../../../../sim/process.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

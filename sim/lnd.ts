@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { newMacaroon, importMacaroon } from 'macaroon';
-import { makeSelfSignedCert } from './test-cert.ts';
+import { makeSelfSignedCert } from './self-signed-cert.ts';
 
 export type SimScope = 'admin' | 'readonly' | 'invoice';
 

@@ -41,6 +41,8 @@ const PEBBLE_READY_TIMEOUT_MS = 20_000;
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
+/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument --
+   @peculiar/x509's types name the DOM's CryptoKey, which this project's lib (ES2023, no DOM) lacks. */
 async function makeApiCertificates(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
   const now = Date.now();
@@ -77,6 +79,7 @@ async function makeApiCertificates(): Promise<{ caPem: string; certPem: string; 
   const keyPem = KeyObject.from(leafKeys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
   return { caPem: ca.toString('pem'), certPem: leaf.toString('pem'), keyPem };
 }
+/* eslint-enable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument */
 
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const dir = await tempDir('nodegate-pebble-');

@@ -18,11 +18,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, startProcess, tempDir, type RunningProcess } from './process.ts';
-import { TorControl } from '../../tor/control.ts';
+import { TorControl } from '../tor/control.ts';
 
 const run = promisify(execFile);
 const TOR = '/usr/sbin/tor';
-const CACHE_DIR = resolve(fileURLToPath(new URL('../../.cache/tor-network', import.meta.url)));
+const CACHE_DIR = resolve(fileURLToPath(new URL('../.cache/tor-network', import.meta.url)));
 /** First vote this long after launch: relays need ~2 s to upload their descriptors. */
 const FIRST_VOTE_AFTER_S = 4;
 const INITIAL_VOTING_INTERVAL_S = 10;
