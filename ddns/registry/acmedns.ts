@@ -17,7 +17,7 @@ import { NodegateError } from '../../core/errors.ts';
 import { AcmeDnsRegisterRequest, AcmeDnsRegisterResponse, AcmeDnsUpdateRequest, ErrorResponse } from '../protocol.ts';
 import { CidrSet } from './addresses.ts';
 import { hashSecret, secretMatches } from './auth.ts';
-import { limitHook, sourceAddress, type RegistryContext } from './api.ts';
+import { limitHook, sourceAddress, type RegistryContext } from './context.ts';
 import type { DeviceRecordSet } from './dns-backend.ts';
 import type { StoredAcmeAccount } from './store.ts';
 import { Type } from '@sinclair/typebox';

@@ -15,7 +15,7 @@ import { Type } from '@sinclair/typebox';
 import { isNodegateError } from '../../core/errors.ts';
 import { familyOf } from './addresses.ts';
 import { secretMatches } from './auth.ts';
-import { changeRecords, deviceName, sourceAddress, type RegistryContext } from './api.ts';
+import { changeRecords, deviceName, sourceAddress, type RegistryContext } from './context.ts';
 import type { DeviceRecordFields } from './store.ts';
 
 const FQDN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i;

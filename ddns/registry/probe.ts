@@ -15,7 +15,7 @@ import { Type } from '@sinclair/typebox';
 import { NodegateError } from '../../core/errors.ts';
 import { ErrorResponse, ProbeRequest, ProbeResponse, WhoamiResponse } from '../protocol.ts';
 import { familyOf } from './addresses.ts';
-import { deviceName, limitHook, sourceAddress, type RegistryContext } from './api.ts';
+import { deviceName, limitHook, sourceAddress, type RegistryContext } from './context.ts';
 
 /** Longest wait for the TCP connection back to the device, ms: a home router answers in well under 1 s; a silent drop must not hold the request. */
 export const PROBE_CONNECT_TIMEOUT_MS = 5_000;
