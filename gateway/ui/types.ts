@@ -3,6 +3,7 @@
  * builds an {@link OwnerDeps} from its real subsystems (LND client, token service, cert store, tor)
  * and registers `ownerPages` with it; the pages never reach LND, tokens or tor any other way.
  */
+import type { ReachStatus } from '../../ddns/client/reach-status.ts';
 
 /** Scopes of API tokens, from least to most powerful. */
 export type TokenScope = 'readonly' | 'invoice' | 'admin';
@@ -46,6 +47,11 @@ export interface NodeStatus {
   onion?: { address: string; clientAuth: boolean };
   tor?: { enabled: boolean; /** 0..100 */ bootstrap?: number };
   reachability?: { verdict: string; details: string[] };
+  /**
+   * How the node is reached from outside (ddns/client/reach-status.ts: the one model that the
+   * owner page, `nodegate status` and `nodegate doctor` share): the HTTPS path and Lightning P2P.
+   */
+  reach?: ReachStatus;
   /** True when the proxied dashboard does not work without JavaScript. */
   dashboardNeedsJs?: boolean;
 }
