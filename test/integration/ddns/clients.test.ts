@@ -25,6 +25,7 @@ import { startPebble, type Pebble } from '../../../sim/pebble.ts';
 import { startProcess, tempDir } from '../../../sim/process.ts';
 import { startBind, type BindServer } from '../../support/bind.ts';
 import { startTestRegistry, type TestRegistry } from '../../support/registry.ts';
+import type { AcmeDnsRegisterResponse as Account } from '../../../ddns/protocol.ts';
 
 const ZONE = 'auth.registry.test';
 const USER_ZONE = 'user.test';
@@ -126,13 +127,6 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-interface Account {
-  username: string;
-  password: string;
-  fulldomain: string;
-  subdomain: string;
-  allowfrom: string[];
-}
 
 const txtValue = (c: string) => c.repeat(43);
 

@@ -3,6 +3,7 @@ import { queryDns, rdataText } from '../../../../ddns/dns-client.ts';
 import { startRegistry } from '../../../../ddns/registry/main.ts';
 import { tempDir } from '../../../../sim/process.ts';
 import { startTestRegistry, TEST_ZONE, type TestRegistry } from '../../../support/registry.ts';
+import type { AcmeDnsRegisterResponse as Account } from '../../../../ddns/protocol.ts';
 
 let reg: TestRegistry;
 beforeAll(async () => {
@@ -13,13 +14,6 @@ afterAll(async () => {
   await reg?.stop();
 });
 
-interface Account {
-  username: string;
-  password: string;
-  fulldomain: string;
-  subdomain: string;
-  allowfrom: string[];
-}
 
 async function register(body?: unknown): Promise<{ status: number; account: Account }> {
   const res = await fetch(`${reg.apiUrl}/register`, {
