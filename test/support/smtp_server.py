@@ -32,7 +32,7 @@ class Handler:
             "from": str(msg["from"]),
             "to": str(msg["to"]),
             "event": str(msg["x-nodegate-event"]),
-            "text": body.get_content() if body is not None else None,
+            "text": body.get_content().replace("\r\n", "\n") if body is not None else None,
             "raw": raw.decode("utf-8", "replace"),
         }
         print("MAIL " + json.dumps(record), flush=True)
