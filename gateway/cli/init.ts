@@ -20,7 +20,7 @@ import { TorConfigSchema } from '../../tor/config.ts';
 import { loadOrCreateOnionKey } from '../../tor/onion.ts';
 import { OwnerAuth } from '../auth/owner.ts';
 import { configPath, writeDefaultGatewayConfig, type LndNetwork } from '../config.ts';
-import { parseNotifyConfig, type NotifyConfig } from '../notify/config.ts';
+import { parseNotifyConfig, redactUrl, type NotifyConfig } from '../notify/config.ts';
 
 const USAGE = `usage: nodegate init --data DIR --registry URL [options]
        nodegate init --data DIR --tor-only [options]
@@ -302,6 +302,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     torOnly,
     certificate: certificate ?? null,
     ...(certError ? { certificateError: { code: certError.code, message: certError.message } } : {}),
+    ...(notify ? { notify: { webhook: notify.webhook ? { url: redactUrl(notify.webhook.url), format: notify.webhook.format } : null, email: notify.email ? { server: `${notify.email.host}:${notify.email.port}`, to: notify.email.to } : null } } : {}),
   };
   if (v.json) writeJson(io, result);
   else {
@@ -309,6 +310,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       registration ? `Registered ${registration.name} (LAN: ${registration.lanName})` : 'Tor-only node: no registry, no public name, nothing clearnet.',
       ...(onion ? [`Onion address: ${onion}`] : []),
       ...(certificate ? [`Certificate from ${certificate.issuer}, valid until ${certificate.notAfter}`] : []),
+      ...(notify?.webhook ? [`Notifications: webhook ${redactUrl(notify.webhook.url)} (${notify.webhook.format})`] : []),
+      ...(notify?.email ? [`Notifications: e-mail to ${notify.email.to.join(', ')} through ${notify.email.host}:${notify.email.port} (${notify.email.security})`] : []),
       ...(certError ? [`No certificate yet: ${certError.message} [${certError.code}] — the gateway serves a self-signed one until \`nodegate certs renew --data ${dataDir}\` succeeds.`] : []),
       `Config written to ${configPath(dataDir)}. Next: nodegate start --data ${dataDir}`,
     ];

@@ -67,6 +67,7 @@ describe('notifications', () => {
     );
     expect(code, cli.out()).toBe(0);
     expect(cli.out()).not.toContain(smtp.password);
+    expect(cli.out()).toContain(`Notifications: webhook ${receiver.url}/nod… (ntfy)\nNotifications: e-mail to owner@example.org through 127.0.0.1:${smtp.port} (starttls)\n`);
     // Test pacing only: look at the node every 100 ms instead of 30 s; no DDNS/port-mapping traffic.
     const configFile = join(dataDir, 'config.json');
     const config = JSON.parse(await readFile(configFile, 'utf8')) as { notify: Record<string, unknown>; reachability: Record<string, unknown> };
