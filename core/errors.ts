@@ -17,6 +17,7 @@ export type CoreErrorCode =
   | 'NG_LOCKED' // another process holds the lock
   | 'NG_ABORTED' // cancelled through an AbortSignal
   | 'NG_TIMEOUT' // a bounded wait ran out
+  | 'NG_DEMO_STATE' // nodegate demo cannot use its ports or its state directory (says why, before any wait)
   | 'NG_INTERNAL'; // a bug: never expected
 
 /** Codes raised by the registry (ddns/registry) and its protocol. */

@@ -236,7 +236,9 @@ export class OnionService {
     const control = this.options.source.control;
     if (control && this.key && !control.closed) {
       await control.delOnion(this.key.address).catch((err: unknown) => {
-        this.options.logger?.warn({ err }, 'DEL_ONION failed while stopping (tor may be stopping too)');
+        // tor went away first (it stops with us): the service went with it, nothing to report
+        if (isNodegateError(err, 'NG_TOR_CONTROL_CLOSED')) return;
+        this.options.logger?.warn({ code: isNodegateError(err) ? err.code : undefined, err: messageOf(err) }, 'DEL_ONION failed while stopping');
       });
     }
     this.published = false;

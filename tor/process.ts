@@ -9,8 +9,9 @@
  * nodegate dies, so no orphan keeps an onion online.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { access, chmod, constants, mkdir, readFile, rm } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { NodegateError, isNodegateError, messageOf } from '../core/errors.ts';
 import { writeFileAtomic } from '../core/atomic-file.ts';
@@ -261,6 +262,50 @@ export async function findTor(options: Pick<TorProcessOptions, 'torPath' | 'extr
   throw new NodegateError('NG_TOR_NOT_INSTALLED', `Tor is not installed (no executable ${options.torPath ?? '`tor`'} found${options.torPath ? '' : ' on PATH or in ' + (options.extraDirs ?? DEFAULT_TOR_DIRS).join(', ')}). ${TOR_INSTALL_HINT}`);
 }
 
+/**
+ * torrc options that say which Tor network tor joins (its directory authorities). tor's caches in
+ * its DataDirectory (consensus, descriptors, guards in `state`) describe one network; another
+ * network's authorities would leave tor trusting a stale consensus full of relays that are not
+ * there (the demo's private network is new at every run: same keys, new ports).
+ */
+const NETWORK_OPTIONS = /^\s*(DirAuthority|AlternateDirAuthority|AlternateBridgeAuthority|TestingTorNetwork)\b/i;
+/** Marker in tor's DataDirectory: a hash of the network options the caches there were made with. */
+export const NETWORK_MARKER_FILE = 'nodegate-network';
+/** What in tor's DataDirectory belongs to one network: dropped when the network changes. */
+const NETWORK_CACHE = /^(cached-.*|state|diff-cache|unverified-.*)$/;
+
+/** A fingerprint of the network options among `extraTorrc` ('' for the public Tor network). */
+export function torNetworkFingerprint(extraTorrc: readonly string[] = []): string {
+  const lines = extraTorrc.filter((l) => NETWORK_OPTIONS.test(l)).map((l) => l.trim().replace(/\s+/g, ' '));
+  if (lines.length === 0) return '';
+  return createHash('sha256').update(lines.sort().join('\n')).digest('hex');
+}
+
+/**
+ * Drops tor's per-network caches from `dataDir` when the network options changed since they were
+ * made (or, with no marker from an older version, when a private network is configured), and
+ * records the current network. Keys (`keys/`) and everything nodegate keeps (the onion key lives
+ * outside the DataDirectory) stay. Returns the names removed.
+ */
+export async function dropStaleNetworkCaches(dataDir: string, extraTorrc: readonly string[] = []): Promise<string[]> {
+  const fingerprint = torNetworkFingerprint(extraTorrc);
+  const markerPath = join(dataDir, NETWORK_MARKER_FILE);
+  const recorded = await readFile(markerPath, 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
+  const removed: string[] = [];
+  if (recorded !== fingerprint && (recorded !== undefined || fingerprint !== '')) {
+    for (const name of await readdir(dataDir).catch(() => [] as string[])) {
+      if (!NETWORK_CACHE.test(name)) continue;
+      await rm(join(dataDir, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  if (recorded !== fingerprint) await writeFileAtomic(markerPath, fingerprint + '\n', { mode: 0o600 });
+  return removed.sort();
+}
+
 /** The torrc nodegate writes: only a control listener, a loopback SOCKS port, nothing public. */
 export function buildTorrc(dir: string, options: Pick<TorProcessOptions, 'socksPort' | 'controlSocket' | 'extraTorrc'> & { ownerPid: number }): string {
   const socks = options.socksPort ?? 'auto';
@@ -330,6 +375,7 @@ export class TorProcess extends ControlHolder {
     const dir = this.options.dir;
     await mkdir(join(dir, 'data'), { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700); // tor refuses a ControlSocket in a directory others can list
+    await dropStaleNetworkCaches(join(dir, 'data'), this.options.extraTorrc);
     const portFile = join(dir, 'control-port');
     const socketPath = join(dir, 'control.sock');
     await rm(portFile, { force: true });
@@ -342,6 +388,10 @@ export class TorProcess extends ControlHolder {
     const child = spawn(this.torPath!, ['-f', torrcPath, '--defaults-torrc', defaults], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.options.env ?? process.env,
+      // A process group of its own: Ctrl-C in a terminal signals nodegate only, which then
+      // withdraws the onion and stops tor in order (a tor left behind exits with its owning
+      // control connection, TAKEOWNERSHIP, whenever nodegate dies).
+      detached: true,
     });
     this.child = child;
     const onOutput = (chunk: Buffer) => {

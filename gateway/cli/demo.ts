@@ -5,13 +5,16 @@
  * network. Ctrl-C stops everything by PID. State lives in `.demo/` (or NODEGATE_DEMO_DIR), so a
  * second run keeps the same device name and onion address.
  */
-import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, writeFile, readFile, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type Command, type CommandIO, parseCommandArgs, untilAborted } from '../../core/cli.ts';
 import { NodegateError, isNodegateError, messageOf } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
-import { startRegistry } from '../../ddns/registry/main.ts';
+import { startRegistry, REGISTRY_DB_FILE } from '../../ddns/registry/main.ts';
+import { REGISTRATION_FILE } from '../../ddns/client/enroll.ts';
 import { startPebble } from '../../sim/pebble.ts';
 import { startLndSim } from '../../sim/lnd.ts';
 import { startDashboardApp } from '../../sim/dashboard.ts';
@@ -53,6 +56,67 @@ function quietIO(io: CommandIO): CommandIO & { text(): string } {
   return { ...io, stdout: sink, text: () => text };
 }
 
+/** What each fixed demo port is for (for the one-line message when one is taken). */
+const PORT_USES: Array<{ port: number; what: string; udp?: boolean }> = [
+  { port: DEMO_PORTS.registryApi, what: "the registry's API" },
+  { port: DEMO_PORTS.registryDns, what: "the registry's DNS", udp: true },
+  { port: DEMO_PORTS.registryStun, what: "the registry's STUN echo", udp: true },
+  { port: DEMO_PORTS.gateway, what: 'the gateway' },
+  { port: DEMO_PORTS.lnd, what: 'the LND simulator' },
+  { port: DEMO_PORTS.dashboard, what: 'the dashboard' },
+];
+
+function portFree(port: number, udp: boolean): Promise<boolean> {
+  return new Promise((done) => {
+    if (udp) {
+      const sock = createSocket('udp4');
+      sock.once('error', () => done(false));
+      sock.bind(port, LOOPBACK, () => sock.close(() => done(true)));
+      return;
+    }
+    const server = createServer();
+    server.once('error', () => done(false));
+    server.listen(port, LOOPBACK, () => server.close(() => done(true)));
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Checks, before anything starts or waits, that this run can use the demo's ports and its state
+ * directory; NG_DEMO_STATE with one line saying why and what to do otherwise.
+ */
+export async function checkDemoPreconditions(root: string): Promise<void> {
+  for (const { port, what, udp } of PORT_USES) {
+    if (!(await portFree(port, false)) || (udp && !(await portFree(port, true)))) {
+      throw new NodegateError('NG_DEMO_STATE', `Port ${port} on ${LOOPBACK} (${what}) is in use: is another \`npm start\` (nodegate demo) still running? Stop it with Ctrl-C in its terminal, then run this again.`);
+    }
+  }
+  const nodeRegistered = await exists(join(root, 'node', REGISTRATION_FILE));
+  const registryKept = await exists(join(root, 'registry', REGISTRY_DB_FILE));
+  if (nodeRegistered && !registryKept) {
+    throw new NodegateError('NG_DEMO_STATE', `${join(root, 'node')} belongs to a registry whose data (${join(root, 'registry')}) is gone, so its name cannot be kept: delete ${root} (or only its node/ folder) and run again.`);
+  }
+}
+
+/** A secret kept in `file` across runs (made on the first one). */
+async function keptSecret(file: string): Promise<string> {
+  try {
+    const kept = (await readFile(file, 'utf8')).trim();
+    if (kept) return kept;
+  } catch {
+    // first run: made below
+  }
+  const made = randomBytes(12).toString('base64url');
+  await writeFile(file, made + '\n', { mode: 0o600 });
+  return made;
+}
+
 async function run(args: string[], io: CommandIO): Promise<number> {
   const { values } = parseCommandArgs(args, { dir: { type: 'string' }, 'no-tor': { type: 'boolean' } }, USAGE);
   const root = resolve(values.dir ?? io.env.NODEGATE_DEMO_DIR ?? '.demo');
@@ -63,6 +127,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const logger = createLogger({ name: 'demo', level: (io.env.NODEGATE_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
   await mkdir(root, { recursive: true, mode: 0o700 });
+  await checkDemoPreconditions(root);
 
   try {
     progress(`registry: API http://${LOOPBACK}:${DEMO_PORTS.registryApi}, DNS ${LOOPBACK}:${DEMO_PORTS.registryDns}, STUN ${LOOPBACK}:${DEMO_PORTS.registryStun} (zone ${DEMO_ZONE})`);
@@ -84,7 +149,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     await writeFile(caFile, pebble.rootPem + pebble.intermediatePem, { mode: 0o644 });
 
     progress(`LND simulator (locked, like after a power cut) on ${LOOPBACK}:${DEMO_PORTS.lnd} and a dashboard on ${LOOPBACK}:${DEMO_PORTS.dashboard}`);
-    const lnd = await startLndSim({ dir: join(root, 'lnd'), port: DEMO_PORTS.lnd, network: 'regtest', alias: 'nodegate-demo' });
+    const walletPassword = await keptSecret(join(root, 'lnd-wallet-password'));
+    const lnd = await startLndSim({ dir: join(root, 'lnd'), port: DEMO_PORTS.lnd, network: 'regtest', alias: 'nodegate-demo', walletPassword });
     cleanups.push(() => lnd.stop());
     const dashboard = await startDashboardApp({ port: DEMO_PORTS.dashboard });
     cleanups.push(() => dashboard.stop());
@@ -101,13 +167,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     progress('registering the node, writing its config, certificate through DNS-01');
     const dataDir = join(root, 'node');
     const passwordFile = join(root, 'owner-password');
-    let password: string;
-    try {
-      password = (await readFile(passwordFile, 'utf8')).trim();
-    } catch {
-      password = randomBytes(12).toString('base64url');
-      await writeFile(passwordFile, password + '\n', { mode: 0o600 });
-    }
+    const password = await keptSecret(passwordFile);
     const initIo = quietIO(io);
     const initArgs = [
       '--data', dataDir,
@@ -154,8 +214,11 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       `  device name     ${name}   (LAN name ${node.registration!.lanName})`,
       `  certificate     ${cert.issuer}, for ${cert.names.join(' and ')}`,
       `  resolve it      dig @${LOOPBACK} -p ${DEMO_PORTS.registryDns} ${name}`,
-      `  trust the CA    ${caFile}   (pebble's root of this run)`,
+      `  trust the CA    ${caFile}   (pebble's root: new at every run, so import it again each time)`,
+      `                  chromium: Settings > Privacy and security > Security > Manage certificates > Authorities > Import`,
+      `                  Firefox:  Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import`,
       `  owner page      https://${name}:${port}/_nodegate/   password: ${password}`,
+      `  LND             locked, like after a power cut: unlock it on the owner page with the wallet password ${walletPassword}`,
       `  with curl       curl --cacert ${caFile} --resolve ${name}:${port}:${LOOPBACK} https://${name}:${port}/_nodegate/login`,
       `  in chromium     chromium --host-resolver-rules="MAP ${name} ${LOOPBACK}" https://${name}:${port}/_nodegate/  (import the CA first)`,
       `  LND as a wallet curl --cacert ${caFile} --resolve ${name}:${port}:${LOOPBACK} -H "Authorization: Bearer ${created.token}" https://${name}:${port}/v1/getinfo`,

@@ -93,6 +93,13 @@ describe('distribution build', () => {
     expect(licences).toMatch(/Permission is hereby granted, free of charge/); // the MIT text itself, not just its name
   });
 
+  it('ships nothing from test/: the demo takes its simulators from sim/, in a chunk of its own', () => {
+    const inputs = Object.keys(meta.inputs);
+    expect(inputs.filter((p) => p.startsWith('test/'))).toEqual([]);
+    expect(inputs).toEqual(expect.arrayContaining(['sim/lnd.ts', 'sim/pebble.ts', 'sim/tor-network.ts', 'sim/dashboard.ts']));
+    // ... and `nodegate start` never loads them (the LND simulator's packages stay unloaded, below)
+  });
+
   it('`nodegate start` loads only what the daemon needs at start-up', () => {
     const loaded = packagesLoadedBy(meta, 'gateway/cli/start.ts');
     expect(loaded).toEqual(expect.arrayContaining(['undici', 'jose', 'fastify', 'pino']));
