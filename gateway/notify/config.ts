@@ -7,8 +7,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { strictObject, parseConfig } from '../../core/config.ts';
-import { readFileIfExists, writeJsonAtomic } from '../../core/atomic-file.ts';
+import { strictObject, parseConfig, writeConfigSection } from '../../core/config.ts';
+import { readFileIfExists } from '../../core/atomic-file.ts';
 import { NodegateError } from '../../core/errors.ts';
 import { NOTIFY_EVENT_KINDS, type NotifyEventKind } from '../ui/types.ts';
 
@@ -174,18 +174,7 @@ export async function loadNotifyConfig(dataDir: string, options: { torOnly?: boo
  * Returns the section with defaults filled.
  */
 export async function saveNotifyConfig(dataDir: string, section: unknown, options: { torOnly?: boolean } = {}): Promise<NotifyConfig> {
-  const path = join(dataDir, 'config.json');
   const config = parseNotifyConfig(section, 'the notification settings', options);
-  const raw = await readFileIfExists(path);
-  let whole: Record<string, unknown> = {};
-  if (raw) {
-    try {
-      whole = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON; fix or remove it before saving the notification settings.`, { cause: err });
-    }
-  }
-  whole.notify = config;
-  await writeJsonAtomic(path, whole, { mode: 0o600 });
+  await writeConfigSection(join(dataDir, 'config.json'), 'notify', config);
   return config;
 }

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { eventually } from './eventually.ts';
 
 export interface ReceivedRequest {
   method: string;
@@ -25,7 +26,6 @@ export interface HttpReceiver {
 export async function startHttpReceiver(): Promise<HttpReceiver> {
   const requests: ReceivedRequest[] = [];
   const answers: number[] = [];
-  const waiters = new Set<() => void>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -33,7 +33,6 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       const status = answers.shift() ?? 200;
       res.writeHead(status, { 'content-type': 'application/json' }).end('{"id":1}');
-      for (const w of waiters) w();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -42,26 +41,7 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
     url: `http://127.0.0.1:${port}`,
     requests,
     answers,
-    waitForRequests(n, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (requests.length >= n) {
-            cleanup();
-            resolve(requests);
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`the HTTP receiver got ${requests.length} requests, not ${n}, within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    waitForRequests: (n, timeoutMs = 20_000) => eventually(`${n} request(s) at the HTTP receiver`, timeoutMs, () => (requests.length >= n ? requests : undefined), 20),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
