@@ -18,8 +18,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readFileIfExists, writeJsonAtomic } from '../../core/atomic-file.ts';
+import { dirname, join } from 'node:path';
+import { readFileIfExists, removeStaleTemporaries, writeJsonAtomic } from '../../core/atomic-file.ts';
 import { NodegateError, isNodegateError, messageOf } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { backoffDelay } from '../../certs/renew.ts';
@@ -154,6 +154,7 @@ export class NotificationService {
   /** Loads DATA/notify/state.json (a damaged one is set aside as state.json.corrupt-<ms>). Starts nothing. */
   static async open(options: NotificationServiceOptions): Promise<NotificationService> {
     const path = join(options.dataDir, STATE_FILE);
+    await removeStaleTemporaries(dirname(path)); // a write cut by a power loss leaves its temp file
     let state = emptyState();
     const raw = await readFileIfExists(path);
     if (raw !== undefined) {

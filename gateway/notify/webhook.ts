@@ -14,9 +14,11 @@
  * the settings page shows only a reason code, so the webhook cannot be used to read another
  * service's answers), and every attempt is bounded by `timeoutMs`.
  */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
 import { messageOf } from '../../core/errors.ts';
-import type { WebhookConfig } from './config.ts';
+import { forbiddenDestination, type WebhookConfig } from './config.ts';
 import type { Priority, RenderedMessage } from './message.ts';
 import type { DeliveryReason } from './channel.ts';
 import { deliveryError, type Channel } from './channel.ts';
@@ -62,6 +64,21 @@ function reasonOf(err: unknown): DeliveryReason {
   return 'other';
 }
 
+/**
+ * DNS lookup that refuses link-local answers: a host name that resolves to a cloud metadata
+ * address at send time is refused like the literal address is at save time (config.ts).
+ */
+const guardedLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+    if (err) return callback(err, '', 0);
+    const bad = addresses.find((a) => forbiddenDestination(a.address));
+    if (bad) return callback(Object.assign(new Error(`${hostname} resolves to the link-local address ${bad.address}; notifications are never sent there`), { code: 'ENOTFOUND' }), '', 0);
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+    const first = addresses[0]!;
+    callback(null, first.address, first.family);
+  });
+};
+
 export class WebhookChannel implements Channel {
   readonly name = 'webhook' as const;
   readonly #config: WebhookConfig;
@@ -71,7 +88,7 @@ export class WebhookChannel implements Channel {
   constructor(config: WebhookConfig, options: { timeoutMs: number }) {
     this.#config = config;
     this.#timeoutMs = options.timeoutMs;
-    this.#agent = new Agent({ connect: { timeout: options.timeoutMs }, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, keepAliveTimeout: 1000 });
+    this.#agent = new Agent({ connect: { timeout: options.timeoutMs, lookup: guardedLookup }, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs, keepAliveTimeout: 1000 });
   }
 
   async send(message: RenderedMessage, signal?: AbortSignal): Promise<void> {

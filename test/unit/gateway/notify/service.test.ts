@@ -139,6 +139,13 @@ describe('notification service', () => {
     expect(receiver.requests).toHaveLength(4);
   });
 
+  it('reaches a webhook given by host name (through the lookup that refuses link-local answers)', async () => {
+    const s = await open({}, { webhook: { url: `${receiver.url.replace('127.0.0.1', 'localhost')}/by-name`, format: 'json' } });
+    s.notify({ kind: 'lnd-locked', at: nowIso() });
+    const [req] = await receiver.waitForRequests(1);
+    expect(req!.url).toBe('/by-name');
+  });
+
   it('keeps what is queued across a restart, and sends it once', async () => {
     receiver.answers.push(...Array<number>(1000).fill(503));
     const first = await open({}, { retryMinMs: 60_000, retryMaxMs: 60_000 });
