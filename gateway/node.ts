@@ -95,7 +95,7 @@ function listenerAddresses(gateway: GatewayConfig): ListenerAddress[] {
  * verdict on the registry's last dial-back (only a dial-back that failed counts: no probe yet is
  * not "unreachable").
  */
-async function unreachableReason(dataDir: string, reach: ReachabilityService | undefined): Promise<{ code: string; vars: Record<string, string | number> } | null> {
+export async function unreachableReason(dataDir: string, reach: ReachabilityService | undefined): Promise<{ code: string; vars: Record<string, string | number> } | null> {
   const model = await readReachStatus(dataDir);
   if (model.https) {
     const { path, reason, relay } = model.https;

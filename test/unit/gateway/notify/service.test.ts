@@ -89,6 +89,32 @@ describe('notification service', () => {
     expect(bodies()[2]!.kind).toBe('lnd-locked');
   });
 
+  it('tells of the node unreachable only once it lasted unreachableForMs, in the reach model\'s words', async () => {
+    let reason: { code: string; vars: Record<string, string | number> } | null = { code: 'NO_PATH', vars: {} };
+    const s = await open({ reach: () => Promise.resolve(reason) });
+    await s.check();
+    advance(14 * 60_000);
+    await s.check();
+    await s.settled();
+    expect(receiver.requests).toHaveLength(0); // 14 minutes: a short outage says nothing
+    advance(60_000);
+    await s.check();
+    await receiver.waitForRequests(1);
+    expect(bodies()[0]).toMatchObject({
+      title: 'abc.dyn.test cannot be reached from the internet',
+      message: 'Since Mar 1, 2026, 10:00 AM UTC: The internet cannot reach this node directly and no relay is available; only Tor (if on) reaches it.',
+    });
+    reason = null;
+    await s.check();
+    reason = { code: 'CGNAT', vars: { router: '100.64.1.2', public: '203.0.113.9', name: 'abc.dyn.test', port: 443, lan: '?' } };
+    advance(61 * 60_000);
+    await s.check();
+    advance(16 * 60_000);
+    await s.check();
+    await receiver.waitForRequests(2);
+    expect(bodies()[1]!.message).toMatch(/: Your internet provider shares one public address among many customers \(carrier-grade NAT\): your router has 100\.64\.1\.2, the internet sees 203\.0\.113\.9\. Ports cannot be opened/);
+  });
+
   it('announces new wallets and new login addresses, not those it already knew', async () => {
     const tokens: { id: string; name: string; scope: 'readonly' | 'invoice' | 'admin'; createdAt: string; revoked: boolean }[] = [{ id: 'old', name: 'Old phone', scope: 'readonly', createdAt: '2026-02-01T00:00:00Z', revoked: false }];
     const s = await open({ tokens: () => tokens });
