@@ -170,8 +170,11 @@ export const ProbeResponse = Type.Object({
 });
 export type ProbeResponse = Static<typeof ProbeResponse>;
 
-/** acme-dns `POST /register` body (optional) and answer (https://github.com/joohoi/acme-dns#api). */
-export const AcmeDnsRegisterRequest = Type.Object({ allowfrom: Type.Optional(Type.Array(Type.String({ maxLength: 49 }), { maxItems: 16 })) });
+/**
+ * acme-dns `POST /register` answer (https://github.com/joohoi/acme-dns#api). The request bodies of
+ * the acme-dns endpoints are not schemas: they are decoded as acme-dns's Go code decodes them
+ * (ddns/registry/acmedns-go.ts), keys in any case, whatever the Content-Type.
+ */
 export const AcmeDnsRegisterResponse = Type.Object({
   username: Type.String(),
   password: Type.String(),
@@ -180,12 +183,10 @@ export const AcmeDnsRegisterResponse = Type.Object({
   allowfrom: Type.Array(Type.String()),
 });
 export type AcmeDnsRegisterResponse = Static<typeof AcmeDnsRegisterResponse>;
-/** acme-dns `POST /update` body (headers X-Api-User, X-Api-Key). */
-export const AcmeDnsUpdateRequest = Type.Object({
-  subdomain: Type.String({ maxLength: 64 }),
-  txt: Type.String({ maxLength: 64 }),
-});
-export type AcmeDnsUpdateRequest = Static<typeof AcmeDnsUpdateRequest>;
+/** acme-dns `POST /update` answer. */
+export const AcmeDnsUpdateResponse = Type.Object({ txt: Type.String() });
+/** acme-dns's error body, `{"error": "forbidden"}` (acme-dns util.go jsonError). */
+export const AcmeDnsErrorResponse = Type.Object({ error: Type.String() });
 
 export const ErrorResponse = Type.Object({
   error: Type.Object({

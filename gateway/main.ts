@@ -77,6 +77,20 @@ function isLndPath(url: string): boolean {
   return url.startsWith('/v1/') || url.startsWith('/v2/');
 }
 
+/**
+ * Whether a request asks for an HTML page: `text/html` (or `text/*`) in Accept with a q above 0.
+ * Browsers navigating to a page send it; API clients (wallets, curl, fetch) do not.
+ */
+export function acceptsHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((part) => {
+    const [type, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    if (type !== 'text/html' && type !== 'text/*') return false;
+    const q = params.find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
 function isOwnerPath(url: string): boolean {
   return url === OWNER_PREFIX || url.startsWith(OWNER_PREFIX + '/') || url.startsWith(OWNER_PREFIX + '?');
 }
@@ -177,9 +191,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           return;
         }
         const token = route === 'dashboard' ? undefined : tokenFromHeaders(req.headers.authorization, req.headers['grpc-metadata-macaroon']);
-        if (route === 'lnd' || (route === 'auto' && token !== undefined && isLndPath(url))) {
+        // An API client (no text/html in Accept) calling an LND path without a token gets the API's
+        // 401, not a redirect to a login page it cannot use; a browser (or the logged-in owner's
+        // dashboard) still goes on to toDashboard.
+        const apiCallWithoutToken = route === 'auto' && token === undefined && isLndPath(url) && !acceptsHtml(req.headers.accept) && !isOwner(req);
+        if (route === 'lnd' || apiCallWithoutToken || (route === 'auto' && token !== undefined && isLndPath(url))) {
           if (token === undefined) {
-            replyError(res, gatewayError('NG_GW_UNAUTHENTICATED', 401, 'LND REST calls need a gateway token: Authorization: Bearer <token> or Grpc-Metadata-macaroon. Create one with `nodegate token create`.'));
+            replyError(res, gatewayError('NG_GW_UNAUTHENTICATED', 401, 'LND REST calls need a gateway token: Authorization: Bearer <token> or Grpc-Metadata-macaroon. Create one with `nodegate token create`.'), { 'www-authenticate': 'Bearer' });
             return;
           }
           lndProxy.handle(req, res, token);

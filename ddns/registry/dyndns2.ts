@@ -18,6 +18,9 @@ import { secretMatches } from './auth.ts';
 import { changeRecords, deviceName, sourceAddress, type RegistryContext } from './context.ts';
 import type { DeviceRecordFields } from './store.ts';
 
+/** Most hostnames in one request (dyn.com: "up to 20 hostnames per request"; more = numhost). */
+export const MAX_HOSTNAMES = 20;
+
 const FQDN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/i;
 
 function parseBasicAuth(header: string | undefined): { user: string; password: string } | undefined {
@@ -37,7 +40,7 @@ export const dyndns2Plugin = fp(
         schema: {
           tags: ['dyndns2'],
           summary: 'dyndns2: set the address of a device (basic auth: device name + update secret)',
-          querystring: Type.Object({ hostname: Type.Optional(Type.String({ maxLength: 1024 })), myip: Type.Optional(Type.String({ maxLength: 256 })) }),
+          querystring: Type.Object({ hostname: Type.Optional(Type.String({ maxLength: (MAX_HOSTNAMES + 1) * 254 })), myip: Type.Optional(Type.String({ maxLength: 256 })) }),
           response: { 200: Type.String(), 401: Type.String() },
         },
       },
@@ -53,32 +56,47 @@ export const dyndns2Plugin = fp(
         if (!auth || !device || !secretMatches(auth.password, device.updateSecretHash)) {
           return reply.code(401).header('www-authenticate', 'Basic realm="nodegate dyndns2"').send('badauth');
         }
-        const hostnames = (req.query.hostname ?? '').split(',').filter((h) => h !== '');
-        if (hostnames.length === 0 || !hostnames.every((h) => FQDN.test(h))) return reply.send('notfqdn');
-        const own = deviceName(ctx.zone, device.id);
-        if (!hostnames.every((h) => h.toLowerCase().replace(/\.$/, '') === own)) return reply.send('nohost');
+        // dyn.com, "Return Codes": a code about the account or the request is given once; codes about
+        // a hostname one per line, in the order the hostnames were given.
+        const hostnames = (req.query.hostname ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+        if (hostnames.length === 0) return reply.send('notfqdn');
+        if (hostnames.length > MAX_HOSTNAMES) return reply.send('numhost');
 
         const addresses = req.query.myip === undefined || req.query.myip === '' ? [source] : req.query.myip.split(',').map((s) => s.trim());
         const wanted: Partial<Pick<DeviceRecordFields, 'ipv4' | 'ipv6'>> = {};
         try {
           for (const address of addresses) {
             const family = familyOf(address);
-            if (!family) return reply.send('badip');
+            // One address per family: a device has one A and one AAAA record. Two of one family
+            // would leave only the last one stored while the answer says "good" for both.
+            if (!family || wanted[family] !== undefined) return reply.send('badip');
             wanted[family] = ctx.policy.checkPublic(address, family);
           }
         } catch (err) {
           if (isNodegateError(err)) return reply.send('badip');
           throw err;
         }
-        let changed: boolean;
-        try {
-          ({ changed } = await changeRecords(ctx, device.id, (d) => ({ ipv4: d.ipv4, ipv6: d.ipv6, lan: d.lan, acmeTxt: d.acmeTxt, ...wanted })));
-        } catch (err) {
-          if (isNodegateError(err, 'NG_REG_UNAVAILABLE')) return reply.send('911');
-          throw err;
+
+        const own = deviceName(ctx.zone, device.id);
+        const codes = hostnames.map((h) => (!FQDN.test(h) ? 'notfqdn' : h.toLowerCase().replace(/\.$/, '') === own ? 'own' : 'nohost'));
+        let changed = false;
+        if (codes.includes('own')) {
+          try {
+            ({ changed } = await changeRecords(ctx, device.id, (d) => ({ ipv4: d.ipv4, ipv6: d.ipv6, lan: d.lan, acmeTxt: d.acmeTxt, ...wanted })));
+          } catch (err) {
+            if (isNodegateError(err, 'NG_REG_UNAVAILABLE')) return reply.send('911');
+            throw err;
+          }
         }
-        const answer = `${changed ? 'good' : 'nochg'} ${addresses.join(',')}`;
-        return reply.send(hostnames.map(() => answer).join('\n'));
+        const ip = addresses.join(',');
+        // The device's name given twice is updated once: the repeat is "nochg".
+        const lines = codes.map((code) => {
+          if (code !== 'own') return code;
+          const line = `${changed ? 'good' : 'nochg'} ${ip}`;
+          changed = false;
+          return line;
+        });
+        return reply.send(lines.join('\n'));
       },
     );
     done();

@@ -10,7 +10,7 @@
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isNodegateError, NodegateError } from '../../core/errors.ts';
-import { DEVICE_RECORD_TTL_S, type BackendCallOptions, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
+import { ACME_CHALLENGE_TTL_S, ACME_DNS_TXT_TTL_S, DEVICE_RECORD_TTL_S, type BackendCallOptions, type DeviceRecordSet, type DnsBackend } from './dns-backend.ts';
 import { tcpRequest, type DnsServerAddress } from '../dns-client.ts';
 import { buildUpdate, OPCODE_UPDATE, type UpdateOperation } from '../dns-update.ts';
 import { signMessage, verifyMessage, type TsigKey } from '../tsig.ts';
@@ -58,8 +58,10 @@ export class Rfc2136Backend implements DnsBackend {
     const n = this.names(set.id);
     const ttl = DEVICE_RECORD_TTL_S;
     const ops: UpdateOperation[] = this.deletions(set.id);
-    const txt = set.acmeTxt.map((data) => ({ op: 'add' as const, record: { type: 'TXT' as const, name: set.kind === 'acme-dns' ? n.base : n.acme, ttl, data } }));
-    if (set.kind === 'acme-dns') {
+    const acmeDns = set.kind === 'acme-dns';
+    const txtTtl = acmeDns ? ACME_DNS_TXT_TTL_S : ACME_CHALLENGE_TTL_S;
+    const txt = set.acmeTxt.map((data) => ({ op: 'add' as const, record: { type: 'TXT' as const, name: acmeDns ? n.base : n.acme, ttl: txtTtl, data } }));
+    if (acmeDns) {
       ops.push(...txt);
     } else {
       for (const name of [n.base, n.wildcard]) {

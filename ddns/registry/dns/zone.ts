@@ -8,7 +8,7 @@
  * Names are wire keys (see wire.ts). A name exists when it owns records or has a descendant that does.
  */
 import { isIP } from 'node:net';
-import { DEVICE_RECORD_TTL_S, NEGATIVE_TTL_S, type DeviceRecordSet } from '../dns-backend.ts';
+import { ACME_CHALLENGE_TTL_S, ACME_DNS_TXT_TTL_S, DEVICE_RECORD_TTL_S, NEGATIVE_TTL_S, type DeviceRecordSet } from '../dns-backend.ts';
 import { addressRdata, labelOffsets, RCODE, txtRdata, TYPE, wireKey, type RRset } from './wire.ts';
 
 /** TTL of the apex SOA and NS RRsets and of in-zone nameserver addresses, s: they rarely change. */
@@ -162,8 +162,9 @@ export class Zone {
     if (!DEVICE_LABEL.test(id)) throw new TypeError(`device id "${set.id}" is not a DNS label`);
     const base = String.fromCharCode(id.length) + id + this.apexKey;
     const nodes = new Map<string, Node>();
-    const rrset = (type: number, rdatas: RRset['rdatas']): RRset => ({ type, ttl: DEVICE_RECORD_TTL_S, rdatas });
-    const txt = set.acmeTxt.length > 0 ? rrset(TYPE.TXT, set.acmeTxt.map(txtRdata)) : null;
+    const rrset = (type: number, rdatas: RRset['rdatas'], ttl = DEVICE_RECORD_TTL_S): RRset => ({ type, ttl, rdatas });
+    const txtTtl = set.kind === 'acme-dns' ? ACME_DNS_TXT_TTL_S : ACME_CHALLENGE_TTL_S;
+    const txt = set.acmeTxt.length > 0 ? rrset(TYPE.TXT, set.acmeTxt.map(txtRdata), txtTtl) : null;
     if (set.kind === 'acme-dns') {
       if (txt) nodes.set(base, new Map([[TYPE.TXT, txt]]));
       return { base, nodes };

@@ -1,4 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { startHarness, asMacaroonHeader, rawExchange, parseRaw, GW_NAME, type Harness } from '../../../support/gateway-harness.ts';
 
@@ -86,9 +90,27 @@ describe('a wallet with only a token', () => {
     expect(h.lnd.total()).toBe(before);
   });
 
-  it('an LND path without any token on the lnd-capable listener goes to the owner login, not LND', async () => {
+  it('an API client calling an LND path without a token (no text/html in Accept) gets 401 JSON, not LND and not a redirect', async () => {
     const before = h.lnd.total();
-    const r = await get('/v1/getinfo', {});
+    for (const accept of [undefined, 'application/json', '*/*', 'text/html;q=0, application/json']) {
+      const r = await get('/v1/getinfo', accept === undefined ? {} : { accept });
+      expect([r.status, r.headers['content-type'], r.headers['www-authenticate'], r.json.error?.code], String(accept)).toEqual([401, 'application/json; charset=utf-8', 'Bearer', 'NG_GW_UNAUTHENTICATED']);
+    }
+    expect(h.lnd.total()).toBe(before);
+  });
+
+  it("curl -H 'Accept: application/json' https://<name>/v1/getinfo without a token gets 401 JSON", async () => {
+    const ca = join(h.dataDir, 'curl-ca.pem');
+    await writeFile(ca, h.cert.certPem);
+    const { stdout } = await promisify(execFile)('curl', ['-sS', '--cacert', ca, '--resolve', `${GW_NAME}:${h.port}:127.0.0.1`, '-H', 'Accept: application/json', '-w', '\n%{http_code} %{content_type}', `https://${GW_NAME}:${h.port}/v1/getinfo`]);
+    const [body, status] = stdout.split('\n');
+    expect(status).toBe('401 application/json; charset=utf-8');
+    expect((JSON.parse(body!) as { error: { code: string } }).error.code).toBe('NG_GW_UNAUTHENTICATED');
+  });
+
+  it('a browser opening an LND path without a token goes to the owner login, not LND', async () => {
+    const before = h.lnd.total();
+    const r = await get('/v1/getinfo', { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' });
     expect(r.status).toBe(303);
     expect(r.headers.location).toBe('/_nodegate/login?next=%2Fv1%2Fgetinfo');
     expect(h.lnd.total()).toBe(before);

@@ -63,6 +63,29 @@ describe('dyndns2 /nic/update', () => {
     expect((await nic('hostname=not_a_name&myip=198.51.100.46')).text).toBe('notfqdn');
   });
 
+  it('answers one code per hostname, in order (dyn.com "Return Codes")', async () => {
+    const other = await reg.device();
+    const r = await nic(`hostname=${device.name},${other.device.name},not_a_name,${device.name.toUpperCase()}&myip=198.51.100.60`);
+    expect(r).toEqual({ status: 200, text: ['good 198.51.100.60', 'nohost', 'notfqdn', 'nochg 198.51.100.60'].join('\n') });
+    expect(await a(device.name)).toEqual(['198.51.100.60']);
+    expect((await other.client.device()).records.ipv4).toBeNull();
+    expect((await nic(`hostname=${other.device.name},x&myip=198.51.100.61`)).text).toBe('nohost\nnotfqdn');
+    expect(await a(device.name)).toEqual(['198.51.100.60']);
+  });
+
+  it('answers numhost for more than 20 hostnames and changes nothing', async () => {
+    const r = await nic(`hostname=${Array.from({ length: 21 }, () => device.name).join(',')}&myip=198.51.100.62`);
+    expect(r).toEqual({ status: 200, text: 'numhost' });
+    expect(await a(device.name)).not.toContain('198.51.100.62');
+  });
+
+  it('refuses two addresses of one family with badip instead of storing only the last', async () => {
+    const before = await a(device.name);
+    expect(await nic(`hostname=${device.name}&myip=198.51.100.63,198.51.100.64`)).toEqual({ status: 200, text: 'badip' });
+    expect(await nic(`hostname=${device.name}&myip=2001:db8::63,2001:db8::64`)).toEqual({ status: 200, text: 'badip' });
+    expect(await a(device.name)).toEqual(before);
+  });
+
   it('answers badip for a malformed or special-purpose address and changes nothing', async () => {
     const before = await a(device.name);
     expect((await nic(`hostname=${device.name}&myip=300.1.1.1`)).text).toBe('badip');
