@@ -5,10 +5,9 @@
 import { join } from 'node:path';
 import type { Command } from '../core/cli.ts';
 import { parseCommandArgs, resolveDataDir } from '../core/cli.ts';
-import { loadConfigSection, parseConfig } from '../core/config.ts';
+import { loadConfigSection, parseConfig, writeConfigSection } from '../core/config.ts';
 import { NodegateError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.ts';
 import type { CertInfo } from './cert-info.ts';
 import { clientForRegisteredDevice, loadRegistration } from '../ddns/client/enroll.ts';
 import { AcmeConfig } from './config.ts';
@@ -85,18 +84,8 @@ export async function renewCertificate(dataDir: string, options: NodeCertificate
  * sections as they are. For `nodegate init --acme-directory URL --acme-ca FILE`.
  */
 export async function saveAcmeSection(dataDir: string, section: Partial<AcmeConfig>): Promise<AcmeConfig> {
-  const path = join(dataDir, 'config.json');
   const config = parseConfig(AcmeConfig, section, 'the "acme" section about to be written');
-  const raw = await readFileIfExists(path);
-  let whole: Record<string, unknown> = {};
-  if (raw !== undefined) {
-    try {
-      whole = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON; fix or remove it before writing the "acme" section.`, { cause: err });
-    }
-  }
-  await writeJsonAtomic(path, { ...whole, acme: section }, { mode: 0o600 });
+  await writeConfigSection(join(dataDir, 'config.json'), 'acme', section);
   return config;
 }
 

@@ -54,6 +54,8 @@ export interface CertStatus {
   /** ISO time of the next renewal attempt (or check), if scheduled. */
   nextRenewal: string | undefined;
   lastError?: { code: string; message: string; at: string };
+  /** ISO time of the first failure since the last success (kept across restarts in state.json). */
+  failingSince?: string;
   selfSigned: boolean;
 }
 
@@ -80,6 +82,8 @@ export interface CertificateServiceOptions {
 
 interface StateFile {
   lastError?: { code: string; message: string; at: string };
+  /** First failure since the last success: a node restarted daily must still see "failing for days". */
+  failingSince?: string;
   lastSuccess?: string;
   nextRenewal?: string;
 }
@@ -107,6 +111,7 @@ export class CertificateService implements TlsContextSource {
   #failures = 0;
   #nextRenewal: number | undefined;
   #lastError: CertStatus['lastError'];
+  #failingSince: string | undefined;
   #ari: RenewalInfo | undefined;
   #listeners = new Set<(pair: CertPair) => void>();
 
@@ -128,6 +133,11 @@ export class CertificateService implements TlsContextSource {
     for (const p of problems) options.logger.error({ code: p.code }, p.message + ' The last good certificate is used instead.');
     const usable = pair && covers(pair.info, options.names) ? pair : await (await import('./selfsigned.ts')).createSelfSigned(options.names, { now: options.now });
     const service = new CertificateService(options, store, usable);
+    const saved = await readCertState(options.dataDir);
+    if (saved?.lastError && typeof saved.failingSince === 'string') {
+      service.#failingSince = saved.failingSince;
+      service.#lastError = saved.lastError;
+    }
     if (problems[0]) service.#lastError = { code: problems[0].code, message: problems[0].message, at: new Date(service.#now()).toISOString() };
     return service;
   }
@@ -153,6 +163,7 @@ export class CertificateService implements TlsContextSource {
       notAfter: info.notAfter.toISOString(),
       nextRenewal: this.#nextRenewal === undefined ? undefined : new Date(this.#nextRenewal).toISOString(),
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
+      ...(this.#failingSince ? { failingSince: this.#failingSince } : {}),
       selfSigned: info.selfSigned,
     };
   }
@@ -280,6 +291,7 @@ export class CertificateService implements TlsContextSource {
       this.#use(saved);
       this.#failures = 0;
       this.#lastError = undefined;
+      this.#failingSince = undefined;
       checkClock(saved.info, this.#now());
       const { fetchRenewalInfo } = await import('./ari.ts');
       this.#ari = await fetchRenewalInfo(this.#o.acme, saved.chainPem, { signal: options.signal }).catch((err: unknown) => {
@@ -293,6 +305,7 @@ export class CertificateService implements TlsContextSource {
       const coded = isNodegateError(err) ? err : new NodegateError('NG_INTERNAL', `Renewal failed unexpectedly: ${messageOf(err)}`, { cause: err });
       this.#failures++;
       this.#lastError = { code: coded.code, message: coded.message, at: new Date(this.#now()).toISOString() };
+      this.#failingSince ??= this.#lastError.at;
       logger.error({ code: coded.code }, `certificate renewal failed: ${coded.message}`);
       await this.#writeState().catch((e: unknown) => logger.warn({ err: e }, 'could not write the certificate state file'));
       throw coded;
@@ -304,6 +317,7 @@ export class CertificateService implements TlsContextSource {
   async #writeState(): Promise<void> {
     const state: StateFile = {
       ...(this.#lastError ? { lastError: this.#lastError } : { lastSuccess: new Date(this.#now()).toISOString() }),
+      ...(this.#failingSince ? { failingSince: this.#failingSince } : {}),
       ...(this.#nextRenewal !== undefined ? { nextRenewal: new Date(this.#nextRenewal).toISOString() } : {}),
     };
     await writeJsonAtomic(join(this.#certsDir, STATE_FILE), state, { mode: 0o600 });

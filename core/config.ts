@@ -66,6 +66,25 @@ export async function saveConfigFile<S extends TSchema>(schema: S, path: string,
 }
 
 /**
+ * Replaces one top-level section of a JSON config file (the others are kept), atomically, 0600.
+ * `value` must be validated by the caller; a file that is not JSON is NG_CONFIG_INVALID (never
+ * overwritten: it may hold the owner's hand edits).
+ */
+export async function writeConfigSection(path: string, key: string, value: unknown): Promise<void> {
+  const raw = await readFileIfExists(path);
+  let whole: Record<string, unknown> = {};
+  if (raw !== undefined) {
+    try {
+      whole = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON; fix or remove it before the "${key}" section is written.`, { cause: err });
+    }
+  }
+  whole[key] = value;
+  await writeJsonAtomic(path, whole, { mode: 0o600 });
+}
+
+/**
  * Loads one top-level section of a JSON config file against that section's schema, so that each
  * part (certs, tor, reachability) reads its own part of `DATA/config.json` without knowing the rest.
  * A missing section yields the schema's defaults with `defaultsWhenAbsent`, else NG_CONFIG_MISSING;

@@ -120,8 +120,16 @@ export type TorErrorCode =
   | 'NG_TOR_KEY_CORRUPT'
   | 'NG_TOR_BOOTSTRAP';
 
+/** Codes raised by the node's notifications (gateway/notify). */
+export type NotifyErrorCode =
+  | 'NG_NOTIFY_WEBHOOK' // the webhook could not be reached or did not answer 2xx (details.reason, status)
+  | 'NG_NOTIFY_SMTP' // the mail server could not be reached or refused (details.reason, status)
+  | 'NG_NOTIFY_NO_CHANNEL' // a test was asked for but no webhook or e-mail is set up
+  | 'NG_NOTIFY_RATE_LIMITED'; // a test too soon after the last one, or the daily cap reached
+
 export type ErrorCode =
   | CoreErrorCode
+  | NotifyErrorCode
   | RegistryErrorCode
   | DnsErrorCode
   | CertErrorCode

@@ -5,8 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { join } from 'node:path';
-import { strictObject, parseConfig, loadConfigSection } from '../core/config.ts';
-import { readFileIfExists, writeJsonAtomic } from '../core/atomic-file.ts';
+import { strictObject, parseConfig, loadConfigSection, writeConfigSection } from '../core/config.ts';
 import { NodegateError } from '../core/errors.ts';
 
 const SECOND = 1000;
@@ -150,17 +149,6 @@ export async function writeDefaultGatewayConfig(dataDir: string, input: DefaultG
     ...(input.httpRedirect ? { httpRedirect: { listen: input.httpRedirect } } : {}),
   };
   const config = parseGatewayConfig(section, 'the gateway config about to be written');
-  const path = configPath(dataDir);
-  const existing = await readFileIfExists(path);
-  let whole: Record<string, unknown> = {};
-  if (existing !== undefined) {
-    try {
-      whole = JSON.parse(existing.toString('utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON; fix or remove it before writing the gateway section.`, { cause: err });
-    }
-  }
-  whole.gateway = config;
-  await writeJsonAtomic(path, whole, { mode: 0o600 });
+  await writeConfigSection(configPath(dataDir), 'gateway', config);
   return config;
 }

@@ -22,6 +22,7 @@ import { gatewayError, replyError, rawErrorResponse } from './proxy/reply.ts';
 import { makeOwnerDeps, type OwnerDeps, type NodeStatus } from './owner-deps.ts';
 import { ownerPages as ownerPagesPlugin, noscriptNoticeFor } from './ui/plugin.ts';
 import { OwnerAuth } from './auth/owner.ts';
+import type { OwnerNotifications } from './ui/types.ts';
 
 export type { TlsContextSource } from './listener.ts';
 export type { OwnerDeps, NodeStatus } from './owner-deps.ts';
@@ -55,6 +56,8 @@ export interface StartGatewayOptions {
   onionHost?: () => string | undefined;
   /** The owner page's Tor switch (gateway/node.ts provides it). */
   setTorEnabled?: (on: boolean) => Promise<void>;
+  /** The notification settings page's backend (gateway/node.ts provides it). */
+  notifications?: OwnerNotifications;
 }
 
 export interface RunningGateway {
@@ -120,6 +123,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     certPem: options.certPem,
     onionHost: options.onionHost,
     setTorEnabled: options.setTorEnabled,
+    notifications: options.notifications,
   });
   const ownerSetup = options.ownerPages ?? {};
   let ownerAuth: OwnerAuth | undefined;

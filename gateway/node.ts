@@ -25,6 +25,10 @@ import { configPath, parseGatewayConfig, type GatewayConfig } from './config.ts'
 import { startGateway, type RunningGateway, type TlsContextSource } from './main.ts';
 import { StoredTlsSource } from './tls-source.ts';
 import type { NodeStatus } from './owner-deps.ts';
+import { parseNotifyConfig, type NotifyConfig } from './notify/config.ts';
+import { NotificationService, type NotifySources } from './notify/service.ts';
+import { ownerNotifications } from './notify/owner.ts';
+import { readReachStatus } from '../ddns/client/reach-status.ts';
 
 /** The whole of DATA/config.json: one section per part. */
 export interface NodeConfig {
@@ -32,6 +36,7 @@ export interface NodeConfig {
   acme: AcmeConfig | undefined;
   reachability: ReachabilityConfig;
   tor: TorConfig;
+  notify: NotifyConfig;
 }
 
 function section<S extends TSchema>(whole: Record<string, unknown>, key: string, schema: S, path: string): Static<S> {
@@ -49,15 +54,17 @@ export async function loadNodeConfig(dataDir: string): Promise<NodeConfig> {
   } catch (err) {
     throw new NodegateError('NG_CONFIG_INVALID', `${path} is not valid JSON (${messageOf(err)}). Fix it or re-create it with \`nodegate init\`.`, { cause: err });
   }
-  const known = new Set(['gateway', 'acme', 'reachability', 'tor', 'registry']);
+  const known = new Set(['gateway', 'acme', 'reachability', 'tor', 'registry', 'notify']);
   const unknown = Object.keys(whole).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new NodegateError('NG_CONFIG_INVALID', `${path} has unknown section(s) ${unknown.map((k) => `"${k}"`).join(', ')}; the known ones are ${[...known].join(', ')}. Check the spelling.`);
+  const tor = section(whole, 'tor', TorConfigSchema, path);
   if (whole.gateway === undefined) throw new NodegateError('NG_CONFIG_MISSING', `${path} has no "gateway" section. Run \`nodegate init\` first.`);
   return {
     gateway: parseGatewayConfig(whole.gateway, `${path} ("gateway")`),
     acme: whole.acme === undefined ? undefined : section(whole, 'acme', AcmeConfig, path),
     reachability: section(whole, 'reachability', ReachabilityConfig, path),
-    tor: section(whole, 'tor', TorConfigSchema, path),
+    tor,
+    notify: parseNotifyConfig(whole.notify ?? {}, `${path} ("notify")`, { torOnly: tor.torOnly }),
   };
 }
 
@@ -82,11 +89,31 @@ function listenerAddresses(gateway: GatewayConfig): ListenerAddress[] {
   });
 }
 
+/**
+ * Why the internet cannot reach this node right now, for the "unreachable" notification, or null:
+ * the reach model's HTTPS path (ddns/client/reach-status.ts) when its writer runs, else the doctor's
+ * verdict on the registry's last dial-back (only a dial-back that failed counts: no probe yet is
+ * not "unreachable").
+ */
+export async function unreachableReason(dataDir: string, reach: ReachabilityService | undefined): Promise<{ code: string; vars: Record<string, string | number> } | null> {
+  const model = await readReachStatus(dataDir);
+  if (model.https) {
+    const { path, reason, relay } = model.https;
+    return path === 'none' || (path === 'tor' && reason !== 'TOR_ONLY') ? { code: reason, vars: relay ? { relay: relay.host } : {} } : null;
+  }
+  const facts = reach?.status().lastFacts;
+  if (!facts?.probe || facts.probe.reachable) return null;
+  const problem = diagnose(facts).verdicts.find((v) => v.severity === 'problem');
+  const vars = { name: facts.name ?? '?', lan: facts.lanName ?? '?', port: facts.mapping.externalPort ?? facts.port, public: facts.internetView ?? '?', router: facts.routerWan || '?' };
+  return { code: problem?.code ?? 'PORT_CLOSED', vars };
+}
+
 export interface RunningNode {
   gateway: RunningGateway;
   certificates: CertificateService | undefined;
   reachability: ReachabilityService | undefined;
   tor: TorService;
+  notifications: NotificationService;
   policy: NetworkPolicy;
   registration: Registration | undefined;
   /** The Tor switch: starts or stops tor and the onion service, and records it in the config. */
@@ -99,6 +126,8 @@ export interface StartNodeOptions {
   dataDir: string;
   logger: Logger;
   signal?: AbortSignal;
+  /** Clock for renewal and notification decisions, ms since the epoch; default Date.now (tests move it). */
+  now?: () => number;
 }
 
 /** Starts every part DATA/config.json asks for. On failure, what started is stopped again. */
@@ -127,6 +156,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         acme: config.acme,
         solver: await solverFor(dataDir, config.acme, registration.name),
         logger: logger.child({ part: 'certs' }),
+        ...(options.now ? { now: options.now } : {}),
       });
       certificates.start();
       const c = certificates;
@@ -191,6 +221,32 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       }
       return extras;
     };
+    // Notifications: the sources are read only once the gateway runs (LND and tokens are its).
+    const started: { gateway?: RunningGateway } = {};
+    const certRef = certificates;
+    const sources: NotifySources = {
+      lndState: async () => (started.gateway ? started.gateway.lnd.walletState() : 'starting'),
+      tokens: () => (started.gateway ? started.gateway.tokens.list().map((t) => ({ id: t.id, name: t.name, scope: t.scope, createdAt: t.createdAt, revoked: t.revokedAt !== undefined })) : []),
+      ...(certRef
+        ? {
+            certificate: () => {
+              const s = certRef.status();
+              return { notAfter: s.notAfter, ...(s.failingSince ? { failingSince: s.failingSince } : {}), ...(s.lastError ? { code: s.lastError.code } : {}) };
+            },
+          }
+        : {}),
+      ...(policy.ddns ? { reach: () => unreachableReason(dataDir, reachRef) } : {}),
+    };
+    const notifications = await NotificationService.open({
+      dataDir,
+      config: config.notify,
+      node: registration?.name ?? config.gateway.serverNames[0] ?? 'nodegate',
+      sources,
+      logger: logger.child({ part: 'notify' }),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    stops.push(() => notifications.stop());
+
     const gateway = await startGateway({
       dataDir,
       config: config.gateway,
@@ -200,14 +256,18 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       certPem: () => (tls.info().selfSigned ? tls.certPem?.() : undefined),
       onionHost: () => tor.onionHost(),
       setTorEnabled,
+      notifications: ownerNotifications(notifications, { dataDir, torOnly: config.tor.torOnly }),
     });
     stops.push(() => gateway.stop());
+    started.gateway = gateway;
+    notifications.start();
 
     return {
       gateway,
       certificates,
       reachability,
       tor,
+      notifications,
       setTorEnabled,
       policy,
       registration,

@@ -8,7 +8,7 @@ import type { TokenService } from './auth/tokens.ts';
 import type { LndUpstream } from './proxy/lnd-upstream.ts';
 import type { TlsContextSource } from './listener.ts';
 import type { CertInfo } from '../certs/cert-info.ts';
-import type { NodeStatus, OwnerDeps, PairingHost, TokenSummary } from './ui/types.ts';
+import type { NodeStatus, OwnerDeps, OwnerNotifications, PairingHost, TokenSummary } from './ui/types.ts';
 
 export type { NodeStatus, OwnerDeps, PairingHost };
 
@@ -27,6 +27,8 @@ export interface OwnerDepsInput {
   onionHost?: (() => string | undefined) | undefined;
   /** Turns the onion service on or off (the owner page's Tor switch); absent: no switch shown. */
   setTorEnabled?: ((on: boolean) => Promise<void>) | undefined;
+  /** The notification settings (gateway/notify/owner.ts); absent: no settings page. */
+  notifications?: OwnerNotifications | undefined;
 }
 
 function certInfo(tls: TlsContextSource): CertInfo | undefined {
@@ -72,6 +74,7 @@ export function makeOwnerDeps(input: OwnerDepsInput): OwnerDeps {
       await input.tokens.revoke(id);
     },
     ...(input.setTorEnabled ? { setTorEnabled: input.setTorEnabled } : {}),
+    ...(input.notifications ? { notifications: input.notifications } : {}),
     pairingHost(): PairingHost {
       const first = input.addresses()[0] ?? { host: '127.0.0.1', port: 8443 };
       const cert = certInfo(input.tls);

@@ -4,7 +4,8 @@
  * first certificate through DNS-01, and creates the onion key when Tor is on. Idempotent: running it
  * again keeps the key, the name and the onion address, and rewrites the config from the flags given.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { access, constants as fsConstants } from 'node:fs/promises';
 import { type Command, type CommandIO, parseCommandArgs, parseHostPort, resolveDataDir, writeJson } from '../../core/cli.ts';
 import { parseConfig } from '../../core/config.ts';
 import { readFileIfExists, writeJsonAtomic } from '../../core/atomic-file.ts';
@@ -19,6 +20,7 @@ import { TorConfigSchema } from '../../tor/config.ts';
 import { loadOrCreateOnionKey } from '../../tor/onion.ts';
 import { OwnerAuth } from '../auth/owner.ts';
 import { configPath, writeDefaultGatewayConfig, type LndNetwork } from '../config.ts';
+import { parseNotifyConfig, redactUrl, type NotifyConfig } from '../notify/config.ts';
 
 const USAGE = `usage: nodegate init --data DIR --registry URL [options]
        nodegate init --data DIR --tor-only [options]
@@ -50,6 +52,18 @@ const USAGE = `usage: nodegate init --data DIR --registry URL [options]
   --no-cert                don't obtain the certificate now (\`nodegate certs renew\` later)
   --no-acme                no ACME at all: serve a self-signed certificate (labs, loopback)
   --json                   print the result as one JSON object
+
+notifications (also on the owner page, "Notifications"; without these flags the saved ones stay):
+  --notify-webhook URL     POST notifications here (ntfy topic URL, Gotify URL with ?token=, any URL)
+  --notify-format F        ntfy | gotify | json (default json)
+  --notify-smtp HOST:PORT  send e-mail through this SMTP server (587: STARTTLS, required)
+  --notify-smtp-security S starttls | tls (default starttls; tls for port 465)
+  --notify-smtp-user USER  SMTP login
+  --notify-smtp-password-file FILE  the SMTP password (first line of FILE; never on the command line)
+  --notify-smtp-ca FILE    extra CA (PEM) for a self-hosted mail server's certificate
+  --notify-email-from ADDR the sender address
+  --notify-email-to ADDR   a recipient (repeatable, up to 5)
+  --notify-language L      en | es | pt-BR | de | fr (default en)
 `;
 
 const OPTIONS = {
@@ -78,7 +92,59 @@ const OPTIONS = {
   'no-cert': { type: 'boolean' },
   'no-acme': { type: 'boolean' },
   json: { type: 'boolean' },
+  'notify-webhook': { type: 'string' },
+  'notify-format': { type: 'string' },
+  'notify-smtp': { type: 'string' },
+  'notify-smtp-security': { type: 'string' },
+  'notify-smtp-user': { type: 'string' },
+  'notify-smtp-password-file': { type: 'string' },
+  'notify-smtp-ca': { type: 'string' },
+  'notify-email-from': { type: 'string' },
+  'notify-email-to': { type: 'string', multiple: true },
+  'notify-language': { type: 'string' },
 } as const;
+
+type InitValues = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
+
+/**
+ * The "notify" section from the --notify-* flags, validated (undefined when none is given: the
+ * saved section, perhaps from the settings page, stays). Files are checked for readability now.
+ */
+async function notifySection(v: InitValues, torOnly: boolean): Promise<NotifyConfig | undefined> {
+  if (!Object.keys(v).some((k) => k.startsWith('notify-'))) return undefined;
+  const smtp = v['notify-smtp'] ? parseHostPort(v['notify-smtp'], '--notify-smtp') : undefined;
+  if (!v['notify-webhook'] && !smtp) throw new NodegateError('NG_USAGE', 'The --notify-* flags need --notify-webhook URL or --notify-smtp HOST:PORT (or both).');
+  if (smtp && (!v['notify-email-from'] || !v['notify-email-to'])) throw new NodegateError('NG_USAGE', '--notify-smtp needs --notify-email-from ADDR and at least one --notify-email-to ADDR.');
+  if (v['notify-smtp-user'] && !v['notify-smtp-password-file']) throw new NodegateError('NG_USAGE', '--notify-smtp-user needs --notify-smtp-password-file FILE (the password is never given on the command line).');
+  for (const flag of ['notify-smtp-password-file', 'notify-smtp-ca'] as const) {
+    const file = v[flag];
+    if (file) await access(file, fsConstants.R_OK).catch(() => {
+      throw new NodegateError('NG_USAGE', `--${flag} ${file}: the file cannot be read.`);
+    });
+  }
+  const security = v['notify-smtp-security'] ?? (smtp?.port === 465 ? 'tls' : 'starttls');
+  return parseNotifyConfig(
+    {
+      ...(v['notify-language'] ? { language: v['notify-language'] } : {}),
+      ...(v['notify-webhook'] ? { webhook: { url: v['notify-webhook'], format: v['notify-format'] ?? 'json' } } : {}),
+      ...(smtp
+        ? {
+            email: {
+              host: smtp.host,
+              port: smtp.port,
+              security,
+              ...(v['notify-smtp-user'] ? { user: v['notify-smtp-user'], passwordFile: resolve(v['notify-smtp-password-file']!) } : {}),
+              ...(v['notify-smtp-ca'] ? { caFile: resolve(v['notify-smtp-ca']) } : {}),
+              from: v['notify-email-from'],
+              to: v['notify-email-to'],
+            },
+          }
+        : {}),
+    },
+    '--notify-* flags',
+    { torOnly },
+  );
+}
 
 export interface InitRegistrationOptions {
   dataDir: string;
@@ -131,6 +197,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   parseHostPort(https, '--https');
   if (v['http-redirect']) parseHostPort(v['http-redirect'], '--http-redirect');
   for (const a of v.authoritative ?? []) parseHostPort(a, '--authoritative');
+  const notify = await notifySection(v, torOnly);
 
   // 1. Registration (skipped in Tor-only mode: the registry would learn the home address).
   let device: RegisteredDevice | undefined;
@@ -191,7 +258,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     ...(v.dashboard ? { dashboardUrl: v.dashboard } : {}),
     ...(v['http-redirect'] ? { httpRedirect: v['http-redirect'] } : {}),
   });
-  await writeSections(dataDir, { registry: registration ? { url: registration.registryUrl } : undefined, acme, reachability, tor });
+  await writeSections(dataDir, { registry: registration ? { url: registration.registryUrl } : undefined, acme, reachability, tor, ...(notify ? { notify } : {}) });
 
   // 3. Owner password.
   if (v['password-file']) {
@@ -235,6 +302,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     torOnly,
     certificate: certificate ?? null,
     ...(certError ? { certificateError: { code: certError.code, message: certError.message } } : {}),
+    ...(notify ? { notify: { webhook: notify.webhook ? { url: redactUrl(notify.webhook.url), format: notify.webhook.format } : null, email: notify.email ? { server: `${notify.email.host}:${notify.email.port}`, to: notify.email.to } : null } } : {}),
   };
   if (v.json) writeJson(io, result);
   else {
@@ -242,6 +310,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       registration ? `Registered ${registration.name} (LAN: ${registration.lanName})` : 'Tor-only node: no registry, no public name, nothing clearnet.',
       ...(onion ? [`Onion address: ${onion}`] : []),
       ...(certificate ? [`Certificate from ${certificate.issuer}, valid until ${certificate.notAfter}`] : []),
+      ...(notify?.webhook ? [`Notifications: webhook ${redactUrl(notify.webhook.url)} (${notify.webhook.format})`] : []),
+      ...(notify?.email ? [`Notifications: e-mail to ${notify.email.to.join(', ')} through ${notify.email.host}:${notify.email.port} (${notify.email.security})`] : []),
       ...(certError ? [`No certificate yet: ${certError.message} [${certError.code}] — the gateway serves a self-signed one until \`nodegate certs renew --data ${dataDir}\` succeeds.`] : []),
       `Config written to ${configPath(dataDir)}. Next: nodegate start --data ${dataDir}`,
     ];

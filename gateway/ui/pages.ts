@@ -18,6 +18,8 @@ export interface PageContext {
   csrf?: string;
   /** The stylesheet URL (with a content hash for caching). */
   styleHref: string;
+  /** The menu links the notification settings (the gateway offers them). */
+  notificationsPage?: boolean;
 }
 
 export interface Notice {
@@ -27,7 +29,7 @@ export interface Notice {
   code?: string;
 }
 
-function noticeBlock(notice: Notice | undefined, ctx: PageContext): SafeHtml {
+export function noticeBlock(notice: Notice | undefined, ctx: PageContext): SafeHtml {
   if (!notice) return html``;
   const role = notice.kind === 'error' ? 'alert' : 'status';
   return html`<p class="notice notice-${notice.kind}" role="${role}">${notice.text}${
@@ -35,7 +37,7 @@ function noticeBlock(notice: Notice | undefined, ctx: PageContext): SafeHtml {
   }</p>`;
 }
 
-function csrfField(ctx: PageContext): SafeHtml {
+export function csrfField(ctx: PageContext): SafeHtml {
   return html`<input type="hidden" name="csrf" value="${ctx.csrf ?? ''}">`;
 }
 
@@ -46,6 +48,7 @@ export function layout(ctx: PageContext, title: string, body: SafeHtml): string 
     ? html`<nav class="menu" aria-label="${t(lang, 'nav.main')}">
   <a href="${prefix}/"${ctx.path === `${prefix}/` ? html` aria-current="page"` : ''}>${t(lang, 'nav.home')}</a>
   <a href="${prefix}/pair"${ctx.path === `${prefix}/pair` ? html` aria-current="page"` : ''}>${t(lang, 'nav.pair')}</a>
+  ${ctx.notificationsPage ? html`<a href="${prefix}/notifications"${ctx.path === `${prefix}/notifications` ? html` aria-current="page"` : ''}>${t(lang, 'nav.notifications')}</a>` : ''}
   <form method="post" action="${prefix}/logout" class="inline">${csrfField(ctx)}<button type="submit" class="link">${t(lang, 'nav.logout')}</button></form>
 </nav>`
     : '';

@@ -35,6 +35,7 @@ import {
   type TtlChoice,
 } from './pages.ts';
 import type { NodeStatus, OwnerDeps, TokenScope, TokenSummary } from './types.ts';
+import { notificationRoutes } from './notifications.ts';
 
 export { noscriptNotice } from './pages.ts';
 export { pickLanguage, LANG_COOKIE } from './i18n.ts';
@@ -120,6 +121,7 @@ const DONE_MESSAGES: Record<string, MessageKey> = {
   'tor-off': 'tor.changedOff',
   'logged-out': 'login.loggedOut',
   'setup-done': 'setup.done',
+  'notify-saved': 'notify.saved',
 };
 
 /** Failure codes of an upstream that did not answer in time (undici, AbortSignal.timeout). */
@@ -188,6 +190,7 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
         path,
         styleHref,
         ...(session ? { csrf: session.csrfToken } : {}),
+        ...(deps.notifications ? { notificationsPage: true } : {}),
       });
       const sendHtml = (reply: FastifyReply, status: number, page: string) => reply.code(status).type('text/html; charset=utf-8').send(page);
       const refuse = (req: FastifyRequest, reply: FastifyReply, status: number, code: ErrorCode, key: MessageKey, session?: OwnerSession) => {
@@ -300,6 +303,7 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
         const lang = langOf(req);
         try {
           const session = await auth.login(form.password ?? '', req.ip);
+          deps.notifications?.ownerLoggedIn(req.ip);
           reply.header('set-cookie', [auth.sessionCookie(session), `${auth.loginCsrfCookieName}=; Max-Age=0${cookieSuffix}; HttpOnly`]);
           return reply.redirect(safeNext(form.next) ?? `${prefix}/`, 303);
         } catch (err) {
@@ -424,6 +428,22 @@ async function ownerPagesPlugin(fastify: FastifyInstance, options: OwnerPagesOpt
         await deps.revokeToken(id);
         return reply.redirect(`${prefix}/pair?done=revoked`, 303);
       });
+
+      // ---- notifications (gateway/ui/notifications.ts) -------------------------------------------
+      if (deps.notifications) {
+        notificationRoutes(app, {
+          prefix,
+          auth,
+          notifications: deps.notifications,
+          langOf,
+          ctxOf,
+          sendHtml,
+          requireSession,
+          requireForm,
+          doneNotice,
+          codeHeader: (reply, code) => void reply.header(ERROR_CODE_HEADER, code),
+        });
+      }
 
       // ---- first password ---------------------------------------------------------------------
       const setupAllowed = (req: FastifyRequest) => setupCode !== undefined && !auth.hasPassword() && isSetupSource(req.ip);

@@ -87,4 +87,44 @@ export interface OwnerDeps {
   pairingHost(): PairingHost;
   /** Present only when Tor is configured: turns the onion services on or off. */
   setTorEnabled?(on: boolean): Promise<void>;
+  /** The notification settings page (gateway/notify); absent: no such page. */
+  notifications?: OwnerNotifications;
+}
+
+export type WebhookFormat = 'ntfy' | 'gotify' | 'json';
+export type NotifyChannelName = 'webhook' | 'email';
+export const NOTIFY_EVENT_KINDS = ['lnd-locked', 'cert-failing', 'unreachable', 'wallet-paired', 'login-new-address'] as const;
+export type NotifyEventKind = (typeof NOTIFY_EVENT_KINDS)[number];
+
+/** What the settings page shows: never a secret (the webhook URL is shown redacted, the SMTP password not at all). */
+export interface NotificationSettingsView {
+  language: string;
+  webhook?: { format: WebhookFormat; redactedUrl: string };
+  email?: { host: string; port: number; security: 'starttls' | 'tls'; user?: string; hasPassword: boolean; from: string; to: string[] };
+  muted: NotifyEventKind[];
+  pending: number;
+  /** ISO 8601. */
+  lastSentAt?: string;
+}
+
+/** The settings form as posted (strings as typed; the gateway validates). */
+export interface NotificationSettingsInput {
+  language: string;
+  webhook: { remove: boolean; url: string; format: string };
+  email: { remove: boolean; host: string; port: string; security: string; user: string; password: string; from: string; to: string };
+  /** Event kinds left on. */
+  enabled: string[];
+}
+
+export interface OwnerNotifications {
+  view(): NotificationSettingsView;
+  /**
+   * Validates and saves (the owner password was checked by the page). NG_CONFIG_INVALID (400) with
+   * `details.field`: 'webhook' | 'email' | 'torOnly' when the input cannot be used; nothing changes then.
+   */
+  save(input: NotificationSettingsInput): Promise<void>;
+  /** One test through every channel. NG_NOTIFY_NO_CHANNEL, NG_NOTIFY_RATE_LIMITED (`details.retryAfterSeconds` | `details.cap`). */
+  sendTest(): Promise<{ channel: NotifyChannelName; ok: boolean; reason?: string }[]>;
+  /** A successful owner login from `address` (for the new-address notice). */
+  ownerLoggedIn(address: string): void;
 }

@@ -56,6 +56,27 @@ describe('CertificateService', () => {
     }
   });
 
+  it('keeps the start of a failing streak across a restart, so "failing for days" survives a daily reboot', async () => {
+    const data = await tempDir();
+    try {
+      const acme = parseConfig(AcmeConfig, { directoryUrl: `https://127.0.0.1:${await freePort()}/dir`, authoritativeServers: ['127.0.0.1:53'] }, 'test');
+      let clock = Date.parse('2026-05-01T08:00:00Z');
+      const open = () => CertificateService.open({ dataDir: data.path, names: NAMES, zone: 'example.test', acme, solver: noSolver, logger: createLogger({ level: 'silent' }), now: () => clock });
+      const first = await open();
+      await expect(first.renew()).rejects.toThrow();
+      expect(first.status().failingSince).toBe('2026-05-01T08:00:00.000Z');
+      await first.stop();
+      clock += 86_400_000; // the next day, after a restart
+      const second = await open();
+      expect(second.status().failingSince).toBe('2026-05-01T08:00:00.000Z');
+      await expect(second.renew()).rejects.toThrow();
+      expect(second.status()).toMatchObject({ failingSince: '2026-05-01T08:00:00.000Z', lastError: { at: '2026-05-02T08:00:00.000Z' } });
+      await second.stop();
+    } finally {
+      await data.remove();
+    }
+  });
+
   it('regression: the self-signed fallback is always due, even when the clock ticks between two readings', async () => {
     const data = await tempDir();
     try {

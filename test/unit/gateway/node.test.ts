@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../../sim/process.ts';
-import { loadNodeConfig, startNode } from '../../../gateway/node.ts';
+import { loadNodeConfig, startNode, unreachableReason } from '../../../gateway/node.ts';
+import { writeHttpsReach, type HttpsReach } from '../../../ddns/client/reach-status.ts';
 import { createLogger } from '../../../core/log.ts';
 import { isNodegateError } from '../../../core/errors.ts';
 
@@ -81,5 +82,31 @@ describe('startNode', () => {
     const err = await loadNodeConfig(d.path).catch((e: unknown) => e);
     expect(isNodegateError(err, 'NG_CONFIG_INVALID')).toBe(true);
     expect((err as Error).message).toContain('"reachabilty"');
+  });
+});
+
+// Where the "unreachable" notification gets its reason: the reach model's HTTPS path when its
+// writer runs (DATA/reach/https.json); Tor-only by choice and reachable paths are not "unreachable".
+describe('unreachableReason', () => {
+  it('reads the reach model: none or tor-by-necessity is unreachable, direct, relay and Tor-only are not', async () => {
+    const d = await tempDir();
+    try {
+      expect(await unreachableReason(d.path, undefined)).toBeNull(); // nothing known yet
+      const at = '2026-03-01T10:00:00.000Z';
+      const cases: [Partial<HttpsReach>, unknown][] = [
+        [{ path: 'none', reason: 'NO_PATH' }, { code: 'NO_PATH', vars: {} }],
+        [{ path: 'tor', reason: 'NO_PATH' }, { code: 'NO_PATH', vars: {} }],
+        [{ path: 'none', reason: 'RELAY_UNAVAILABLE', relay: { host: 'relay.example', state: 'down' } }, { code: 'RELAY_UNAVAILABLE', vars: { relay: 'relay.example' } }],
+        [{ path: 'tor', reason: 'TOR_ONLY' }, null],
+        [{ path: 'direct', reason: 'DIRECT_REACHABLE' }, null],
+        [{ path: 'relay', reason: 'RELAY_NO_INBOUND', relay: { host: 'relay.example', state: 'up' } }, null],
+      ];
+      for (const [reach, expected] of cases) {
+        await writeHttpsReach(d.path, { mode: 'auto', since: at, ...reach } as HttpsReach);
+        expect(await unreachableReason(d.path, undefined), JSON.stringify(reach)).toEqual(expected);
+      }
+    } finally {
+      await d.remove();
+    }
   });
 });
